@@ -1,0 +1,35 @@
+# Each target creates (or reuses) its own virtual environment, so both work on a fresh clone
+# of this repository on a machine with only Python >= 3.11.
+PYTHON ?= python3
+RUN_VENV  := .venv-run
+TEST_VENV := .venv-test
+BENCH_VENV := .venv-bench
+
+.PHONY: demo test bench
+
+$(RUN_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/pip install --quiet --upgrade pip
+	$(RUN_VENV)/bin/pip install --quiet -e .
+	touch $@
+
+$(TEST_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/pip install --quiet --upgrade pip
+	$(TEST_VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+demo: $(RUN_VENV)/.installed
+	$(RUN_VENV)/bin/prefstat demo
+
+test: $(TEST_VENV)/.installed
+	$(TEST_VENV)/bin/python -m pytest -q
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python benchmarks/bench_bt.py

@@ -1,0 +1,436 @@
+"""ComparisonTable: the validated container every prefstat estimator reads.
+
+A row compares a *left* and a *right* option. Options are either item labels
+(item-level design: abilities per item) or, for the feature-level design, the
+row holds the feature difference ``z = phi(left) - phi(right)``. The outcome is
+1 when left was preferred, 0 when right was, 1/2 for a tie (values in between
+are accepted as soft labels). Optional columns:
+
+* ``weight``: frequency weights. A row of weight 3 counts as three identical
+  comparisons, in the estimate *and* in every covariance (robust, cluster,
+  bootstrap). Aggregated count tables are stored this way.
+* ``group``: cluster id (annotator, prompt) for cluster-robust standard errors.
+* ``order``: which option holds the order advantage (home ground, first
+  position shown to a judge): +1 left, -1 right, 0 neither.
+
+Every problem is reported as a ``ValueError`` naming the column, the first
+offending rows (0-based positions) and what to do about it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+__all__ = ["ComparisonTable"]
+
+_MAX_ROWS_SHOWN = 5
+
+
+def _rows(mask: np.ndarray) -> str:
+    idx = np.flatnonzero(mask)
+    shown = ", ".join(str(i) for i in idx[:_MAX_ROWS_SHOWN])
+    more = f" and {idx.size - _MAX_ROWS_SHOWN} more" if idx.size > _MAX_ROWS_SHOWN else ""
+    return f"row{'s' if idx.size > 1 else ''} {shown}{more}"
+
+
+def _to_float(name: str, values, n: int | None) -> np.ndarray:
+    """Convert a 1-D column to finite float64, or explain why not."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"column '{name}' must be one-dimensional; got shape {arr.shape}.")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(
+            f"column '{name}' has {arr.shape[0]} rows but the table has {n}; "
+            "all columns must have the same length."
+        )
+    if arr.dtype.kind == "b":
+        arr = arr.astype(np.float64)
+    elif arr.dtype.kind in "iuf":
+        arr = arr.astype(np.float64)
+    else:
+        converted = pd.to_numeric(pd.Series(arr, dtype=object), errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        bad = np.isnan(converted) & ~pd.isna(pd.Series(arr, dtype=object)).to_numpy()
+        if bad.any():
+            first = arr[np.flatnonzero(bad)[0]]
+            raise ValueError(
+                f"column '{name}' must be numeric; {_rows(bad)} hold non-numeric values "
+                f"(e.g. {first!r}). Convert them to numbers first."
+            )
+        arr = converted
+    nonfinite = ~np.isfinite(arr)
+    if nonfinite.any():
+        raise ValueError(
+            f"column '{name}' has NaN or infinite values at {_rows(nonfinite)}; "
+            "remove those rows or fill them explicitly."
+        )
+    return arr
+
+
+def _check_outcome(name: str, y: np.ndarray) -> None:
+    bad = (y < 0.0) | (y > 1.0)
+    if bad.any():
+        raise ValueError(
+            f"column '{name}' must lie in [0, 1] (1 = left preferred, 0 = right, 0.5 = tie); "
+            f"{_rows(bad)} are out of range (e.g. {y[bad][0]!r}). Recode the outcome."
+        )
+
+
+def _check_weight(name: str, w: np.ndarray) -> None:
+    neg = w < 0
+    if neg.any():
+        raise ValueError(f"column '{name}' must be non-negative; {_rows(neg)} are negative.")
+    with np.errstate(over="ignore"):
+        total = w.sum()
+    if total <= 0:
+        raise ValueError(f"column '{name}' sums to zero: no comparison carries any weight.")
+    if not np.isfinite(total):
+        raise ValueError(
+            f"column '{name}' sums to infinity in float64; rescale the weights "
+            "(they are frequency weights, only their ratios and total count matter)."
+        )
+
+
+def _check_order(name: str, o: np.ndarray) -> None:
+    bad = ~np.isin(o, (-1.0, 0.0, 1.0))
+    if bad.any():
+        raise ValueError(
+            f"column '{name}' must be +1 (left holds the order advantage), -1 (right does) "
+            f"or 0 (neither); {_rows(bad)} hold other values (e.g. {o[bad][0]!r})."
+        )
+
+
+def _labels(name: str, values, n: int | None) -> np.ndarray:
+    arr = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    if arr.ndim != 1:
+        raise ValueError(f"column '{name}' must be one-dimensional; got shape {arr.shape}.")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(
+            f"column '{name}' has {arr.shape[0]} rows but the table has {n}; "
+            "all columns must have the same length."
+        )
+    missing = pd.isna(pd.Series(arr, dtype=object)).to_numpy()
+    if missing.any():
+        raise ValueError(f"column '{name}' has missing labels at {_rows(missing)}; drop or fill those rows.")
+    if arr.dtype.kind == "f":
+        nonint = arr != np.round(arr)
+        if nonint.any():
+            raise ValueError(
+                f"column '{name}' holds non-integer float labels at {_rows(nonint)}; item labels "
+                "must be integers or strings (for feature differences use the feature-level design)."
+            )
+        arr = arr.astype(np.int64)
+    return arr
+
+
+def factorize_items(left: np.ndarray, right: np.ndarray, items=None):
+    """Integer codes of the left and right labels in a common item list.
+
+    ``items`` defaults to the sorted union of the labels (first-appearance order
+    when the labels cannot be sorted, e.g. mixed ints and strings).
+    """
+    both = np.concatenate([left, right])
+    if items is None:
+        try:
+            codes, items = pd.factorize(both, sort=True)
+        except TypeError:  # labels of mixed, unorderable types: keep first-appearance order
+            codes, items = pd.factorize(both, sort=False)
+    else:
+        codes = pd.Index(items).get_indexer(both)
+    n = left.shape[0]
+    return codes[:n].astype(np.int32), codes[n:].astype(np.int32), np.asarray(items, dtype=object)
+
+
+@dataclass(frozen=True, eq=False)
+class ComparisonTable:
+    """Validated comparison rows. Build it with one of the ``from_*`` constructors.
+
+    Attributes
+    ----------
+    kind : {"items", "features"}
+    left, right : ndarray of labels, shape (n,) (item-level only)
+    features : ndarray (n, d) or scipy.sparse CSR matrix of feature differences (feature-level only)
+    outcome : float64 ndarray (n,) in [0, 1]
+    weight : float64 ndarray (n,), frequency weights (ones by default)
+    group : ndarray (n,) or None
+    order : float64 ndarray (n,) in {-1, 0, 1}, or None
+    feature_names : list of str (feature-level) or None
+    """
+
+    kind: str
+    outcome: np.ndarray
+    weight: np.ndarray
+    left: np.ndarray | None = None
+    right: np.ndarray | None = None
+    features: np.ndarray | sp.csr_matrix | None = None
+    group: np.ndarray | None = None
+    order: np.ndarray | None = None
+    feature_names: list | None = None
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def n_rows(self) -> int:
+        return int(self.outcome.shape[0])
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    @property
+    def items(self) -> np.ndarray:
+        """Sorted item labels (item-level tables)."""
+        if self.kind != "items":
+            raise ValueError("a feature-level table has no item labels.")
+        return factorize_items(self.left, self.right)[2]
+
+    def __repr__(self) -> str:
+        extra = f"{len(self.items)} items" if self.kind == "items" else f"{self.features.shape[1]} features"
+        return f"ComparisonTable({self.kind}, {self.n_rows} rows, {extra}, total weight {self.weight.sum():g})"
+
+    # ------------------------------------------------------------ constructors
+    @classmethod
+    def from_items(cls, left, right, outcome, weight=None, group=None, order=None, *,
+                   names=("left", "right", "outcome", "weight", "group", "order")) -> "ComparisonTable":
+        """Item-level table from label columns. ``names`` are used in error messages."""
+        n_left, n_right, n_out, n_w, n_g, n_o = names
+        left = _labels(n_left, left, None)
+        n = left.shape[0]
+        if n == 0:
+            raise ValueError("the comparison table is empty: there are no rows to fit.")
+        right = _labels(n_right, right, n)
+        y = _to_float(n_out, outcome, n)
+        _check_outcome(n_out, y)
+        same = pd.Series(left, dtype=object).to_numpy() == pd.Series(right, dtype=object).to_numpy()
+        if same.any():
+            raise ValueError(
+                f"self-comparisons: '{n_left}' equals '{n_right}' at {_rows(same)} "
+                f"(e.g. item {left[same][0]!r}); an item cannot be compared with itself. Drop those rows."
+            )
+        items = factorize_items(left, right)[2]
+        if items.size < 2:
+            raise ValueError(f"at least two distinct items are needed; the table only has {list(items)}.")
+        w, g, o = cls._optional(n, weight, group, order, n_w, n_g, n_o)
+        return cls(kind="items", outcome=y, weight=w, left=left, right=right, group=g, order=o)
+
+    @classmethod
+    def from_features(cls, features, outcome, weight=None, group=None, order=None, *, feature_names=None,
+                      names=("X", "outcome", "weight", "group", "order")) -> "ComparisonTable":
+        """Feature-level table from the (n, d) matrix of differences phi(left) - phi(right)."""
+        n_x, n_out, n_w, n_g, n_o = names
+        if sp.issparse(features):
+            Z = sp.csr_matrix(features, dtype=np.float64)
+            if Z.shape[0] == 0:
+                raise ValueError("the comparison table is empty: there are no rows to fit.")
+            bad_data = ~np.isfinite(Z.data)
+            if bad_data.any():
+                rows = np.repeat(np.arange(Z.shape[0]), np.diff(Z.indptr))[bad_data]
+                mask = np.zeros(Z.shape[0], bool)
+                mask[rows] = True
+                raise ValueError(f"'{n_x}' has NaN or infinite entries at {_rows(mask)}.")
+        else:
+            try:
+                Z = np.asarray(features, dtype=np.float64)
+            except (ValueError, TypeError) as err:
+                raise ValueError(
+                    f"'{n_x}' must be a numeric (n, d) array of feature differences; "
+                    f"it could not be converted ({err}). Check for ragged rows or text."
+                ) from None
+            if Z.ndim == 1:
+                raise ValueError(f"'{n_x}' must be two-dimensional (n, d); reshape a single feature with X.reshape(-1, 1).")
+            if Z.ndim != 2:
+                raise ValueError(f"'{n_x}' must be two-dimensional (n, d); got shape {Z.shape}.")
+            if Z.shape[0] == 0:
+                raise ValueError("the comparison table is empty: there are no rows to fit.")
+            bad = ~np.isfinite(Z).all(axis=1)
+            if bad.any():
+                raise ValueError(f"'{n_x}' has NaN or infinite entries at {_rows(bad)}; remove or fill them.")
+        if Z.shape[1] == 0:
+            raise ValueError(f"'{n_x}' has no columns: at least one feature is needed.")
+        n = Z.shape[0]
+        y = _to_float(n_out, outcome, n)
+        _check_outcome(n_out, y)
+        w, g, o = cls._optional(n, weight, group, order, n_w, n_g, n_o)
+        if feature_names is None:
+            feature_names = [f"x{j}" for j in range(Z.shape[1])]
+        return cls(kind="features", outcome=y, weight=w, features=Z, group=g, order=o,
+                   feature_names=list(map(str, feature_names)))
+
+    @staticmethod
+    def _optional(n, weight, group, order, n_w, n_g, n_o):
+        w = np.ones(n) if weight is None else _to_float(n_w, weight, n)
+        _check_weight(n_w, w)
+        g = None
+        if group is not None:
+            g = np.asarray(group, dtype=object) if not isinstance(group, np.ndarray) else group
+            if g.ndim != 1 or g.shape[0] != n:
+                raise ValueError(
+                    f"column '{n_g}' must be one-dimensional with {n} rows; got shape {g.shape}."
+                )
+            missing = pd.isna(pd.Series(g, dtype=object)).to_numpy()
+            if missing.any():
+                raise ValueError(f"column '{n_g}' has missing group ids at {_rows(missing)}; fill or drop them.")
+        o = None
+        if order is not None:
+            o = _to_float(n_o, order, n)
+            _check_order(n_o, o)
+        return w, g, o
+
+    @classmethod
+    def from_arrays(cls, X, y, sample_weight=None, groups=None, order=None, design="auto") -> "ComparisonTable":
+        """The estimator-facing constructor: ``X`` is (n, 2) labels or (n, d) feature differences.
+
+        ``design="auto"`` treats a two-column array of integer, string, bool or
+        object dtype as item labels and any float array (or a sparse matrix)
+        as feature differences; pass ``design="items"`` or ``"features"`` to
+        override.
+        """
+        if isinstance(X, ComparisonTable):
+            raise ValueError("pass a ComparisonTable alone (fit(table)), not together with y.")
+        if y is None:
+            raise ValueError("y (the outcome column) is required when X is an array.")
+        if design not in ("auto", "items", "features"):
+            raise ValueError(f"design must be 'auto', 'items' or 'features'; got {design!r}.")
+        if sp.issparse(X):
+            kind = "features"
+        else:
+            if isinstance(X, pd.DataFrame):
+                X = X.to_numpy()
+            try:
+                X = np.asarray(X)
+            except ValueError:
+                raise ValueError("X is ragged: every row must have the same number of entries.") from None
+            if X.ndim != 2:
+                raise ValueError(
+                    f"X must be two-dimensional: (n, 2) item labels or (n, d) feature differences; got shape {X.shape}."
+                )
+            kind = design
+            if design == "auto":
+                kind = "items" if (X.shape[1] == 2 and X.dtype.kind in "iuUSOb") else "features"
+        if kind == "items":
+            if sp.issparse(X):
+                raise ValueError("an item-level design needs an (n, 2) array of labels, not a sparse matrix.")
+            if X.ndim != 2 or X.shape[1] != 2:
+                raise ValueError(f"an item-level X must have exactly two columns (left, right); got shape {X.shape}.")
+            return cls.from_items(X[:, 0], X[:, 1], y, sample_weight, groups, order,
+                                  names=("X[:, 0] (left)", "X[:, 1] (right)", "y", "sample_weight", "groups", "order"))
+        return cls.from_features(X, y, sample_weight, groups, order,
+                                 names=("X", "y", "sample_weight", "groups", "order"))
+
+    @classmethod
+    def from_pandas(cls, df: pd.DataFrame, left=None, right=None, outcome=None, *, features=None,
+                    weight=None, group=None, order=None, left_wins=None, right_wins=None,
+                    ties=None) -> "ComparisonTable":
+        """Table from a DataFrame, one comparison per row or aggregated counts.
+
+        One comparison per row: name ``left``, ``right`` and ``outcome`` (or
+        ``features``, a list of difference columns, with ``outcome``).
+        Aggregated counts: name ``left``, ``right`` and ``left_wins`` plus
+        ``right_wins`` and/or ``ties``; each count becomes a weighted row
+        (e.g. baseball's ``home_wins``/``away_wins``). ``order`` may be a
+        column name or a constant (``order=1``: the left option always holds
+        the order advantage).
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise ValueError(f"expected a pandas DataFrame; got {type(df).__name__}.")
+
+        def col(name, what):
+            if name is None:
+                return None
+            if name not in df.columns:
+                raise ValueError(f"column '{name}' ({what}) is not in the table; available: {list(df.columns)}.")
+            return df[name].to_numpy()
+
+        order_values = order
+        if isinstance(order, str):
+            order_values = col(order, "order")
+        elif order is not None and np.ndim(order) == 0:
+            order_values = np.full(len(df), float(order))
+
+        if left_wins is not None or right_wins is not None or ties is not None:
+            if left is None or right is None or left_wins is None:
+                raise ValueError("a count table needs 'left', 'right' and 'left_wins' (plus 'right_wins' and/or 'ties').")
+            if outcome is not None or weight is not None:
+                raise ValueError("a count table takes its weights from the count columns; do not also pass outcome= or weight=.")
+            L, R = col(left, "left"), col(right, "right")
+            parts = [(left_wins, 1.0)] + ([(right_wins, 0.0)] if right_wins else []) + ([(ties, 0.5)] if ties else [])
+            counts = []
+            for name, _ in parts:
+                c = _to_float(name, col(name, "count"), len(df))
+                neg = c < 0
+                if neg.any():
+                    raise ValueError(f"count column '{name}' must be non-negative; {_rows(neg)} are negative.")
+                counts.append(c)
+            total = np.sum(counts, axis=0)
+            keep = total > 0
+            k = len(parts)
+            rep = lambda a: np.tile(np.asarray(a)[keep], k)  # noqa: E731
+            w = np.concatenate([c[keep] for c in counts])
+            y = np.repeat([v for _, v in parts], keep.sum())
+            nz = w > 0
+            g = None if group is None else rep(col(group, "group"))[nz]
+            o = None if order_values is None else rep(order_values)[nz]
+            table = cls.from_items(rep(L)[nz], rep(R)[nz], y[nz], w[nz], g, o,
+                                   names=(left, right, "outcome (from counts)", "counts", group or "group",
+                                          order if isinstance(order, str) else "order"))
+            return table
+        if outcome is None:
+            raise ValueError("name the outcome column with outcome= (or give left_wins=/right_wins= for a count table).")
+        W = col(weight, "weight")
+        G = col(group, "group")
+        if features is not None:
+            missing = [c for c in features if c not in df.columns]
+            if missing:
+                raise ValueError(f"feature columns {missing} are not in the table; available: {list(df.columns)}.")
+            return cls.from_features(df[list(features)].to_numpy(), col(outcome, "outcome"), W, G, order_values,
+                                     feature_names=list(features),
+                                     names=("features", outcome, weight or "weight", group or "group",
+                                            order if isinstance(order, str) else "order"))
+        if left is None or right is None:
+            raise ValueError("name the compared options with left= and right= (or give features=).")
+        return cls.from_items(col(left, "left"), col(right, "right"), col(outcome, "outcome"), W, G, order_values,
+                              names=(left, right, outcome, weight or "weight", group or "group",
+                                     order if isinstance(order, str) else "order"))
+
+    @classmethod
+    def from_csv(cls, path: str | os.PathLike, **columns) -> "ComparisonTable":
+        """Read a CSV file; ``columns`` are passed to :meth:`from_pandas`."""
+        return cls.from_pandas(_read(path, pd.read_csv), **columns)
+
+    @classmethod
+    def from_parquet(cls, path: str | os.PathLike, **columns) -> "ComparisonTable":
+        """Read a Parquet file; ``columns`` are passed to :meth:`from_pandas`."""
+        return cls.from_pandas(_read(path, pd.read_parquet), **columns)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, **columns) -> "ComparisonTable":
+        """CSV or Parquet, chosen by the file extension."""
+        suffix = os.fspath(path).lower()
+        reader = cls.from_parquet if suffix.endswith((".parquet", ".pq")) else cls.from_csv
+        return reader(path, **columns)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame (feature-level: one column per feature)."""
+        if self.kind == "items":
+            data = {"left": self.left, "right": self.right}
+        else:
+            Z = self.features.toarray() if sp.issparse(self.features) else self.features
+            data = dict(zip(self.feature_names, Z.T))
+        data.update(outcome=self.outcome, weight=self.weight)
+        if self.group is not None:
+            data["group"] = self.group
+        if self.order is not None:
+            data["order"] = self.order
+        return pd.DataFrame(data)
+
+
+def _read(path, reader) -> pd.DataFrame:
+    if not os.path.exists(path):
+        raise ValueError(f"file not found: {os.fspath(path)!r}.")
+    try:
+        return reader(path)
+    except Exception as err:  # noqa: BLE001 - any reader failure becomes one clear message
+        raise ValueError(f"could not read {os.fspath(path)!r}: {err}") from None

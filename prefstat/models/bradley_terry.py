@@ -1,0 +1,525 @@
+r"""Bradley-Terry maximum likelihood, item-level and feature-level.
+
+Model (Zermelo 1929; Bradley & Terry 1952): row i compares a left and a right
+option and
+
+.. math::  P(y_i = 1) = \sigma(\eta_i), \qquad
+           \eta_i = \theta_{a_i} - \theta_{b_i} + \gamma o_i \ \text{(items)}
+           \quad\text{or}\quad \beta^\top z_i + \gamma o_i \ \text{(features)},
+
+with :math:`o_i \in \{-1, 0, 1\}` the order indicator (+1: the left option
+holds the home / first-position advantage). The log-likelihood is
+:math:`\ell = \sum_i w_i [y_i \eta_i - \log(1 + e^{\eta_i})]`; ties enter as
+:math:`y = 1/2`, half a win for each side (the usual quasi-likelihood, whose
+estimating equation is unbiased when the expected outcome is
+:math:`\sigma(\eta)`). Weights are frequency weights.
+
+The pure core :func:`fit_core` (damped Newton, jit- and vmap-able) is what the
+simulation engine and the bootstrap call; :class:`BradleyTerry` is the
+scikit-learn-style shell. Item-level rows are first aggregated into cells of
+identical (left, right, order[, group]) with the sufficient statistics
+:math:`W = \sum w`, :math:`WY = \sum w y`, :math:`WY_2 = \sum w y^2`, so the
+cost grows with the number of distinct pairs, not rows.
+
+Identifiability: abilities are fitted with one reference item fixed at 0.
+``reference=None`` reports the sum-to-zero parametrisation
+:math:`\theta_c = C \theta`, :math:`C = I - 11^\top/k`, with covariance
+:math:`C V C^\top` (as R's BradleyTerry2).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._x64 import x64
+from ..data import ComparisonTable, factorize_items
+from ..design import DenseDesign, SparseRowsDesign, sparse_rows_from_scipy
+from ..existence import check_beat_graph, check_identifiable, find_separation
+from ..inference import COV_TYPES, Inference, coef_table, percentile_interval, wald_interval
+from ..optim import OptimResult, newton
+
+__all__ = ["BradleyTerry", "fit_core", "bt_objective"]
+
+# Fitted linear predictors this large mean probabilities within 1e-15 of 0 or 1:
+# the signature of an estimate running off to infinity (separation).
+_DIVERGENCE_ETA = 34.0
+
+
+def bt_objective(design, W, WY, penalty):
+    """Negative log-likelihood (+ L2 penalty) and its derivatives on aggregated cells."""
+
+    def value(beta):
+        eta = design.matvec(beta)
+        return -jnp.sum(WY * eta - W * jax.nn.softplus(eta)) + 0.5 * jnp.sum(penalty * beta**2)
+
+    def value_grad_hess(beta):
+        eta = design.matvec(beta)
+        p = jax.nn.sigmoid(eta)
+        f = -jnp.sum(WY * eta - W * jax.nn.softplus(eta)) + 0.5 * jnp.sum(penalty * beta**2)
+        g = -design.rmatvec(WY - W * p) + penalty * beta
+        H = design.gram(W * p * (1.0 - p)) + jnp.diag(penalty)
+        return f, g, H
+
+    return value, value_grad_hess
+
+
+@partial(jax.jit, static_argnames=("max_iter",))
+def fit_core(design, W, WY, penalty, beta0, gtol=1e-12, max_iter=100) -> OptimResult:
+    """Bradley-Terry MLE by damped Newton: a pure function of the data.
+
+    ``design`` is a :mod:`prefstat.design` pytree (m cells, p columns), ``W``
+    and ``WY`` the per-cell sums of weights and weighted outcomes, ``penalty``
+    the per-column L2 strength. Returns an :class:`~prefstat.optim.OptimResult`
+    whose ``hess`` is the (penalised) observed information at the solution.
+    ``vmap`` it over ``W, WY, beta0`` for a bootstrap, or over everything for
+    simulation replications (run it under ``prefstat._x64.x64_scope()``).
+    """
+    value, vgh = bt_objective(design, W, WY, penalty)
+    return newton(value, vgh, beta0, gscale=jnp.sum(W), gtol=gtol, max_iter=max_iter)
+
+
+@jax.jit
+def _meat_and_eta(design, W, WY, WY2, beta):
+    eta = design.matvec(beta)
+    p = jax.nn.sigmoid(eta)
+    # sum over the rows of a cell of w (y - p)^2 = WY2 - 2 p WY + p^2 W
+    meat = design.gram(WY2 - 2.0 * p * WY + p**2 * W)
+    return meat, eta
+
+
+@partial(jax.jit, static_argnames=("n_groups",))
+def _group_scores(design, W, WY, beta, group, n_groups):
+    p = jax.nn.sigmoid(design.matvec(beta))
+    return design.group_sums(WY - W * p, group, n_groups)
+
+
+@partial(jax.jit, static_argnames=("n_cells", "max_iter"))
+def _bootstrap_fits(design, cell, y, counts, penalty, beta0, gtol, n_cells, max_iter):
+    """Refits on multinomial resamples: ``counts`` (B, atoms) are new frequency weights of the atoms."""
+
+    def one(c):
+        Wb = jax.ops.segment_sum(c, cell, n_cells)
+        WYb = jax.ops.segment_sum(c * y, cell, n_cells)
+        return fit_core(design, Wb, WYb, penalty, beta0, gtol=gtol, max_iter=max_iter)
+
+    return jax.vmap(one)(counts)
+
+
+def _bucket(m: int) -> int:
+    """Padded cell count: powers of two up to 2^16, then multiples of 2^14 (fewer recompiles)."""
+    if m <= 1 << 16:
+        return max(64, 1 << (m - 1).bit_length())
+    return -(-m // (1 << 14)) * (1 << 14)
+
+
+@dataclass
+class _Problem:
+    """Host-side description of one BT fit, in the free parametrisation."""
+
+    design: object  # DenseDesign | SparseRowsDesign (padded)
+    W: np.ndarray
+    WY: np.ndarray
+    WY2: np.ndarray
+    penalty: np.ndarray
+    T: np.ndarray  # free -> reported parameters
+    names: list  # reported parameter names
+    n_cells: int  # before padding
+    group: np.ndarray | None = None
+    n_groups: int = 0
+    atoms: tuple | None = None  # (cell index, y, weight) of distinct (cell, outcome) rows, for the bootstrap
+    loglik_saturated: float = 0.0
+
+
+def _pad(arr, m, value=0):
+    pad = [(0, m - arr.shape[0])] + [(0, 0)] * (arr.ndim - 1)
+    return np.pad(arr, pad, constant_values=value)
+
+
+def _row_entropy(y, w) -> float:
+    """sum_i w_i [y log y + (1-y) log(1-y)]: the saturated log-likelihood of the rows."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.where((y > 0) & (y < 1), y * np.log(y) + (1 - y) * np.log1p(-y), 0.0)
+    return float(np.sum(w * h))
+
+
+class BradleyTerry(ClassifierMixin, BaseEstimator):
+    """Bradley-Terry MLE with model-based, robust, cluster-robust or bootstrap standard errors.
+
+    Parameters
+    ----------
+    reference : label or None, default None
+        ``None`` reports sum-to-zero abilities; an item label fixes that item at 0.
+        Ignored for the feature-level design.
+    order_effect : bool, default False
+        Estimate an order (home / first-position) effect ``gamma``. The order
+        indicator comes from the table's ``order`` column (+1 left holds the
+        advantage, -1 right, 0 neither); when it is absent every row's left
+        option is taken to hold the advantage.
+    cov_type : {"model", "robust", "cluster", "bootstrap"}, default "model"
+        Inverse information; Huber-White sandwich (HC0); cluster-robust by
+        ``groups`` with statsmodels' small-sample factor; multinomial bootstrap
+        over comparisons (vmapped refits; Wald intervals from the bootstrap
+        covariance, percentile intervals via ``conf_int(method="percentile")``).
+    alpha : float, default 0.0
+        L2 penalty ``alpha/2 * ||theta||^2`` on abilities / coefficients (not on
+        the order effect). With ``alpha > 0`` the estimate always exists, and
+        standard errors are those of the penalised fit (inverse penalised
+        information, sandwiches with it as bread).
+    design : {"auto", "items", "features"}, default "auto"
+        How to read an array ``X`` (see :meth:`ComparisonTable.from_arrays`).
+    n_bootstrap : int, default 200
+    random_state : int or None
+        Seed of the bootstrap draws.
+    tol : float, default 1e-12
+        Newton stops when ``max|gradient| <= tol * total weight``.
+    max_iter : int, default 100
+
+    Attributes
+    ----------
+    items_, coef_, stderr_, cov_, order_effect_, order_effect_stderr_,
+    loglik_, deviance_, nobs_, n_iter_, converged_, param_names_
+    """
+
+    def __init__(self, reference=None, order_effect=False, cov_type="model", alpha=0.0, design="auto",
+                 n_bootstrap=200, random_state=None, tol=1e-12, max_iter=100):
+        self.reference = reference
+        self.order_effect = order_effect
+        self.cov_type = cov_type
+        self.alpha = alpha
+        self.design = design
+        self.n_bootstrap = n_bootstrap
+        self.random_state = random_state
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.sparse = True
+        return tags
+
+    # --------------------------------------------------------------- problem
+    def _table(self, X, y, sample_weight, groups, order) -> ComparisonTable:
+        if isinstance(X, ComparisonTable):
+            if any(v is not None for v in (y, sample_weight, groups, order)):
+                raise ValueError("a ComparisonTable carries its own outcome, weights, groups and order; "
+                                 "do not pass y, sample_weight, groups or order with it.")
+            return X
+        return ComparisonTable.from_arrays(X, y, sample_weight, groups, order, design=self.design)
+
+    def _order_column(self, table: ComparisonTable) -> np.ndarray | None:
+        if not self.order_effect:
+            return None
+        return np.ones(table.n_rows) if table.order is None else table.order
+
+    def _build(self, table: ComparisonTable) -> _Problem:
+        if self.cov_type not in COV_TYPES:
+            raise ValueError(f"cov_type must be one of {COV_TYPES}; got {self.cov_type!r}.")
+        if not (np.isscalar(self.alpha) and np.isfinite(self.alpha) and self.alpha >= 0):
+            raise ValueError(f"alpha must be a finite number >= 0; got {self.alpha!r}.")
+        if self.cov_type == "cluster" and table.group is None:
+            raise ValueError("cov_type='cluster' needs groups: pass groups= to fit (or a table with a group column).")
+        group_codes = None
+        if table.group is not None and self.cov_type == "cluster":
+            group_codes = pd.factorize(table.group)[0]
+        o = self._order_column(table)
+        y, w = table.outcome, table.weight
+        if table.kind == "items":
+            return self._build_items(table, y, w, o, group_codes)
+        return self._build_features(table, y, w, o, group_codes)
+
+    def _build_items(self, table, y, w, o, group_codes) -> _Problem:
+        a, b, items = factorize_items(table.left, table.right)
+        k = items.size
+        ref = 0
+        if self.reference is not None:
+            pos = [i for i, item in enumerate(items) if item == self.reference]
+            if not pos:
+                raise ValueError(f"reference item {self.reference!r} does not occur in the table.")
+            ref = pos[0]
+        # Aggregate rows into cells of identical (left, right, order[, group]).
+        key = a.astype(np.int64) * k + b
+        if o is not None:
+            key = key * 3 + (o.astype(np.int64) + 1)
+        if group_codes is not None:
+            key = key * (group_codes.max() + 1) + group_codes
+        cell_key, row_cell = np.unique(key, return_inverse=True)
+        m = cell_key.size
+        W = np.bincount(row_cell, w, m)
+        WY = np.bincount(row_cell, w * y, m)
+        WY2 = np.bincount(row_cell, w * y * y, m)
+        first = np.zeros(m, np.int64)
+        first[row_cell[::-1]] = np.arange(row_cell.size)[::-1]
+        ca, cb = a[first], b[first]
+        co = o[first] if o is not None else None
+        cg = group_codes[first] if group_codes is not None else None
+        if self.alpha == 0:
+            check_beat_graph(ca, cb, WY, W - WY, items)
+
+        penalised = self.alpha > 0
+        free_items = k if penalised else k - 1
+        col_of_item = np.arange(k) - (np.arange(k) > ref) * (not penalised)
+        keep = np.ones(k, bool) if penalised else (np.arange(k) != ref)
+        width = 3 if co is not None else 2
+        cols = np.zeros((m, width), np.int32)
+        vals = np.zeros((m, width))
+        cols[:, 0], vals[:, 0] = np.where(keep[ca], col_of_item[ca], 0), keep[ca] * 1.0
+        cols[:, 1], vals[:, 1] = np.where(keep[cb], col_of_item[cb], 0), keep[cb] * -1.0
+        if co is not None:
+            cols[:, 2], vals[:, 2] = free_items, co
+        p_free = free_items + (co is not None)
+
+        # Free -> reported: pad the reference back in, then centre or shift.
+        P = np.eye(k)[:, keep]
+        if self.reference is None:
+            A = (np.eye(k) - 1.0 / k) @ P
+        else:
+            A = (np.eye(k) - np.outer(np.ones(k), np.eye(k)[ref])) @ P
+        T = np.zeros((k + (co is not None), p_free))
+        T[:k, :free_items] = A
+        if co is not None:
+            T[k, free_items] = 1.0
+        penalty = np.r_[np.full(free_items, float(self.alpha)), np.zeros(p_free - free_items)]
+        names = list(items) + (["order_effect"] if co is not None else [])
+
+        mp = _bucket(m)
+        design = SparseRowsDesign(cols=jnp.asarray(_pad(cols, mp)), vals=jnp.asarray(_pad(vals, mp)), p=p_free)
+        atoms = None
+        if self.cov_type == "bootstrap":
+            akey, arow = np.unique(np.column_stack([row_cell, y]), axis=0, return_inverse=True)
+            atoms = (akey[:, 0].astype(np.int64), akey[:, 1], np.bincount(arow.ravel(), w, akey.shape[0]))
+        self.items_ = items
+        return _Problem(design=design, W=_pad(W, mp), WY=_pad(WY, mp), WY2=_pad(WY2, mp), penalty=penalty,
+                        T=T, names=names, n_cells=m,
+                        group=None if cg is None else _pad(cg, mp),
+                        n_groups=0 if cg is None else int(group_codes.max() + 1), atoms=atoms,
+                        loglik_saturated=_row_entropy(y, w))
+
+    def _build_features(self, table, y, w, o, group_codes) -> _Problem:
+        Z = table.features
+        names = list(table.feature_names)
+        d = Z.shape[1]
+        if o is not None:
+            Z = sp.hstack([Z, o[:, None]], format="csr") if sp.issparse(Z) else np.column_stack([Z, o])
+            names = names + ["order_effect"]
+        n, p = Z.shape
+        mp = _bucket(n)
+        if sp.issparse(Z):
+            cols, vals = sparse_rows_from_scipy(Z)
+            design = SparseRowsDesign(cols=jnp.asarray(_pad(cols, mp)), vals=jnp.asarray(_pad(vals, mp)), p=p)
+        else:
+            design = DenseDesign(X=jnp.asarray(_pad(Z, mp)))
+        penalty = np.r_[np.full(d, float(self.alpha)), np.zeros(p - d)]
+        atoms = (np.arange(n), y, w) if self.cov_type == "bootstrap" else None
+        self.n_features_in_ = d
+        return _Problem(design=design, W=_pad(w, mp), WY=_pad(w * y, mp), WY2=_pad(w * y * y, mp),
+                        penalty=penalty, T=np.eye(p), names=names, n_cells=n,
+                        group=None if group_codes is None else _pad(group_codes, mp),
+                        n_groups=0 if group_codes is None else int(group_codes.max() + 1), atoms=atoms,
+                        loglik_saturated=_row_entropy(y, w))
+
+    # ------------------------------------------------------------------- fit
+    @x64
+    def fit(self, X, y=None, sample_weight=None, groups=None, order=None):
+        """Fit by maximum likelihood.
+
+        ``X`` is a :class:`~prefstat.ComparisonTable`, an (n, 2) array of item
+        labels, or an (n, d) array / sparse matrix of feature differences.
+        ``y``: 1 left preferred, 0 right, 0.5 tie. ``sample_weight``:
+        frequency weights. ``groups``: cluster ids for ``cov_type="cluster"``.
+        ``order``: +1/-1/0 order indicator (see ``order_effect``).
+        """
+        table = self._table(X, y, sample_weight, groups, order)
+        for attr in ("items_", "n_features_in_"):
+            self.__dict__.pop(attr, None)
+        prob = self._build(table)
+        self.kind_ = table.kind
+        W, WY, penalty = (jnp.asarray(v) for v in (prob.W, prob.WY, prob.penalty))
+        p = prob.design.p
+        info0 = np.asarray(prob.design.gram(0.25 * W)) + np.diag(prob.penalty)
+        check_identifiable(info0, self._free_names(prob))
+
+        res = fit_core(prob.design, W, WY, penalty, jnp.zeros(p), gtol=self.tol, max_iter=self.max_iter)
+        beta = np.asarray(res.x)
+        meat, eta = (np.asarray(v) for v in _meat_and_eta(prob.design, W, WY, jnp.asarray(prob.WY2), res.x))
+        self._check_solution(prob, res, eta)
+
+        group_scores = None
+        if prob.group is not None:
+            group_scores = np.asarray(_group_scores(prob.design, W, WY, res.x, jnp.asarray(prob.group),
+                                                    prob.n_groups))
+        nobs = float(np.sum(prob.W))
+        draws = self._bootstrap(prob, res.x) @ prob.T.T if self.cov_type == "bootstrap" else None
+        inference = Inference(bread=np.asarray(res.hess), T=prob.T, n_obs=nobs, meat=meat,
+                              group_scores=group_scores, draws=draws)
+        cov_all = inference.cov(self.cov_type)
+        if not np.all(np.isfinite(cov_all)):
+            raise ValueError("the covariance is not finite: the weights are too large (or too extreme) for "
+                             "float64; rescale sample_weight.")
+        est_all = prob.T @ beta
+        n_coef = len(prob.names) - (1 if self.order_effect else 0)
+        self._est_all, self._cov_all, self._draws, self._names = est_all, cov_all, draws, prob.names
+        self.param_names_ = prob.names[:n_coef]
+        self.coef_ = est_all[:n_coef]
+        self.cov_ = cov_all[:n_coef, :n_coef]
+        self.stderr_ = np.sqrt(np.diag(self.cov_))
+        if self.order_effect:
+            self.order_effect_ = float(est_all[-1])
+            self.order_effect_stderr_ = float(np.sqrt(cov_all[-1, -1]))
+        else:
+            self.order_effect_ = None
+            self.order_effect_stderr_ = None
+        loglik = float(-res.value + 0.5 * np.sum(prob.penalty * beta**2))
+        self.loglik_ = loglik
+        self.deviance_ = 2.0 * (prob.loglik_saturated - loglik)
+        self.nobs_ = nobs
+        self.n_iter_ = int(res.n_iter)
+        self.converged_ = bool(res.converged)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def _free_names(self, prob) -> list:
+        # Names of the fitted (free) parameters: reported names of the columns T selects.
+        return [prob.names[int(np.argmax(np.abs(prob.T[:, j])))] for j in range(prob.T.shape[1])]
+
+    def _check_solution(self, prob, res, eta):
+        live = prob.W[: eta.shape[0]] > 0
+        diverging = np.max(np.abs(eta[live]), initial=0.0) > _DIVERGENCE_ETA
+        if bool(res.converged) and not diverging:
+            return
+        wins, losses = prob.WY[: prob.n_cells], (prob.W - prob.WY)[: prob.n_cells]
+        X = prob.design.to_scipy()[: prob.n_cells]
+        direction = find_separation(X, wins, losses)
+        if direction is not None:
+            names = self._free_names(prob)
+            involved = [names[j] for j in np.flatnonzero(np.abs(direction) > 1e-6)][:8]
+            raise ValueError(
+                "the Bradley-Terry MLE does not exist: the outcomes are perfectly separated along a "
+                f"combination of {involved} (the likelihood keeps increasing as those parameters run off "
+                "to infinity). Add data, drop the separating features/items, or fit with an L2 penalty "
+                "(alpha > 0; standard errors are then those of the penalised fit)."
+            )
+        if not bool(res.converged):
+            raise ValueError(
+                f"Newton's method did not converge in max_iter={self.max_iter} iterations "
+                f"(max |gradient| = {float(np.max(np.abs(res.grad))):.3g}); increase max_iter or rescale features."
+            )
+
+    def _bootstrap(self, prob, beta_hat) -> np.ndarray:
+        cell, y, w = prob.atoms
+        total = float(np.sum(w))
+        n_draw = max(int(round(total)), 1)
+        rng = np.random.default_rng(self.random_state)
+        cell, y = jnp.asarray(cell), jnp.asarray(y)
+        chunk = max(1, min(self.n_bootstrap, int(2e7 // max(len(w), 1))))
+        draws, ok = [], []
+        for start in range(0, self.n_bootstrap, chunk):
+            size = min(chunk, self.n_bootstrap - start)
+            counts = rng.multinomial(n_draw, w / total, size=size).astype(np.float64)
+            out = _bootstrap_fits(prob.design, cell, y, jnp.asarray(counts), jnp.asarray(prob.penalty), beta_hat,
+                                  self.tol, prob.W.shape[0], self.max_iter)
+            eta_max = jnp.max(jnp.abs(jax.vmap(prob.design.matvec)(out.x)), axis=1)
+            draws.append(np.asarray(out.x))
+            ok.append(np.asarray(out.converged & (eta_max < _DIVERGENCE_ETA)))
+        draws, ok = np.concatenate(draws), np.concatenate(ok)
+        if not ok.any():
+            raise ValueError("no bootstrap replicate has a finite MLE (every resample is separated); "
+                             "use cov_type='model' or 'robust', or fit with alpha > 0.")
+        if not ok.all():
+            warnings.warn(
+                f"{int((~ok).sum())} of {ok.size} bootstrap replicates have no finite MLE (an item never "
+                "won or never lost in the resample) and are excluded from the bootstrap covariance; "
+                "with many such replicates the bootstrap is unreliable here.",
+                RuntimeWarning, stacklevel=3)
+        self.n_bootstrap_failed_ = int((~ok).sum())
+        return draws[ok]
+
+    # ------------------------------------------------------------- inference
+    def conf_int(self, level: float = 0.95, method: str = "wald") -> np.ndarray:
+        """(k, 2) interval for ``coef_``: Wald with the fitted covariance, or bootstrap percentile."""
+        check_is_fitted(self, "coef_")
+        return self._interval(level, method)[: len(self.coef_)]
+
+    def _interval(self, level, method):
+        se_all = np.sqrt(np.diag(self._cov_all))
+        if method == "wald":
+            return wald_interval(self._est_all, se_all, level)
+        if method == "percentile":
+            if self._draws is None:
+                raise ValueError("percentile intervals need cov_type='bootstrap'.")
+            return percentile_interval(self._draws, level)
+        raise ValueError(f"method must be 'wald' or 'percentile'; got {method!r}.")
+
+    def summary(self, level: float = 0.95, method: str = "wald") -> pd.DataFrame:
+        """Coefficient table (one row per ability / coefficient, plus the order effect)."""
+        check_is_fitted(self, "coef_")
+        return coef_table(self._names, self._est_all, np.sqrt(np.diag(self._cov_all)), level,
+                          interval=self._interval(level, method))
+
+    # ------------------------------------------------------------ prediction
+    def decision_function(self, X, order=None) -> np.ndarray:
+        """Linear predictor eta (log-odds that the left option is preferred)."""
+        check_is_fitted(self, "coef_")
+        if self.kind_ == "items":
+            X = np.asarray(X.to_numpy() if isinstance(X, pd.DataFrame) else X, dtype=object)
+            if X.ndim != 2 or X.shape[1] != 2:
+                raise ValueError(f"X must be an (n, 2) array of item labels; got shape {X.shape}.")
+            a, b, _ = factorize_items(X[:, 0], X[:, 1], items=self.items_)
+            unknown = np.concatenate([X[:, 0][a < 0], X[:, 1][b < 0]])
+            if unknown.size:
+                raise ValueError(
+                    f"unknown items at predict time: {sorted(set(map(str, unknown)))[:8]}; the model was fitted "
+                    f"on {len(self.items_)} items and has no ability for these."
+                )
+            eta = self.coef_[a] - self.coef_[b]
+            n = X.shape[0]
+        else:
+            table = ComparisonTable.from_features(X, np.zeros(_n_rows(X)))
+            if table.features.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {table.features.shape[1]} features but the model was fitted on "
+                                 f"{self.n_features_in_}.")
+            eta = np.asarray(table.features @ self.coef_).ravel()
+            n = eta.shape[0]
+        if self.order_effect:
+            o = np.ones(n) if order is None else np.broadcast_to(np.asarray(order, np.float64), (n,))
+            eta = eta + self.order_effect_ * o
+        return eta
+
+    def predict_proba(self, X, order=None) -> np.ndarray:
+        """(n, 2) array: P(right preferred), P(left preferred) (columns follow ``classes_ = [0, 1]``).
+
+        With an order effect, ``order`` (+1/-1/0) defaults to +1 (left holds the advantage),
+        the convention used when fitting without an order column.
+        """
+        p = 1.0 / (1.0 + np.exp(-self.decision_function(X, order)))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X, order=None) -> np.ndarray:
+        """1 where the left option is more likely preferred, else 0."""
+        return (self.decision_function(X, order) > 0).astype(int)
+
+    def score(self, X, y=None, sample_weight=None, order=None) -> float:
+        """Mean log-likelihood per comparison (weighted), ties as half wins."""
+        if isinstance(X, ComparisonTable):
+            table = X
+            X = np.column_stack([table.left, table.right]) if table.kind == "items" else table.features
+            y, sample_weight = table.outcome, table.weight
+            order = table.order if order is None else order
+        y = np.asarray(y, np.float64)
+        w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight, np.float64)
+        eta = self.decision_function(X, order)
+        ll = y * eta - np.logaddexp(0.0, eta)
+        return float(np.sum(w * ll) / np.sum(w))
+
+
+def _n_rows(X) -> int:
+    return X.shape[0] if hasattr(X, "shape") else len(X)
