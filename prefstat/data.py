@@ -77,7 +77,7 @@ def _check_outcome(name: str, y: np.ndarray) -> None:
     if bad.any():
         raise ValueError(
             f"column '{name}' must lie in [0, 1] (1 = left preferred, 0 = right, 0.5 = tie); "
-            f"{_rows(bad)} are out of range (e.g. {y[bad][0]!r}). Recode the outcome."
+            f"{_rows(bad)} are out of range (e.g. {float(y[bad][0])!r}). Recode the outcome."
         )
 
 
@@ -101,7 +101,7 @@ def _check_order(name: str, o: np.ndarray) -> None:
     if bad.any():
         raise ValueError(
             f"column '{name}' must be +1 (left holds the order advantage), -1 (right does) "
-            f"or 0 (neither); {_rows(bad)} hold other values (e.g. {o[bad][0]!r})."
+            f"or 0 (neither); {_rows(bad)} hold other values (e.g. {float(o[bad][0])!r})."
         )
 
 

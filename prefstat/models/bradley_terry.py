@@ -88,12 +88,10 @@ def fit_core(design, W, WY, penalty, beta0, gtol=1e-12, max_iter=100) -> OptimRe
 
 
 @jax.jit
-def _meat_and_eta(design, W, WY, WY2, beta):
-    eta = design.matvec(beta)
-    p = jax.nn.sigmoid(eta)
+def _robust_meat(design, W, WY, WY2, beta):
+    p = jax.nn.sigmoid(design.matvec(beta))
     # sum over the rows of a cell of w (y - p)^2 = WY2 - 2 p WY + p^2 W
-    meat = design.gram(WY2 - 2.0 * p * WY + p**2 * W)
-    return meat, eta
+    return design.gram(WY2 - 2.0 * p * WY + p**2 * W)
 
 
 @partial(jax.jit, static_argnames=("n_groups",))
@@ -344,14 +342,17 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         prob = self._build(table)
         self.kind_ = table.kind
         W, WY, penalty = (jnp.asarray(v) for v in (prob.W, prob.WY, prob.penalty))
-        p = prob.design.p
-        info0 = np.asarray(prob.design.gram(0.25 * W)) + np.diag(prob.penalty)
-        check_identifiable(info0, self._free_names(prob))
-
-        res = fit_core(prob.design, W, WY, penalty, jnp.zeros(p), gtol=self.tol, max_iter=self.max_iter)
+        res = fit_core(prob.design, W, WY, penalty, jnp.zeros(prob.design.p), gtol=self.tol, max_iter=self.max_iter)
+        if int(res.n_iter) <= 1 and not bool(res.converged):
+            # The information at the start (beta = 0) is what Newton factorised first.
+            info0 = np.asarray(prob.design.gram(0.25 * W)) + np.diag(prob.penalty)
+            check_identifiable(info0, self._free_names(prob))
         beta = np.asarray(res.x)
-        meat, eta = (np.asarray(v) for v in _meat_and_eta(prob.design, W, WY, jnp.asarray(prob.WY2), res.x))
+        eta = np.asarray(prob.design.matvec(res.x))
         self._check_solution(prob, res, eta)
+        meat = None
+        if self.cov_type == "robust":
+            meat = np.asarray(_robust_meat(prob.design, W, WY, jnp.asarray(prob.WY2), res.x))
 
         group_scores = None
         if prob.group is not None:
