@@ -1,4 +1,4 @@
-"""The ``prefstat`` command: ``fit`` a comparison table, run the ``demo`` report.
+"""The ``prefstat`` command: ``fit`` a comparison table, ``simulate`` a built-in study, run the ``demo`` report.
 
 Errors are one line on stderr (``prefstat: error: ...``) with exit code 2;
 no traceback.
@@ -11,6 +11,8 @@ import sys
 
 import numpy as np
 import pandas as pd
+
+from .exceptions import StudyError
 
 __all__ = ["main"]
 
@@ -111,18 +113,42 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _cmd_simulate(args) -> int:
+    from .simulate.studies import get_study, write_report
+
+    spec = get_study(args.study)
+    if args.reps is not None and args.reps < 2:
+        raise ValueError("--reps must be at least 2.")
+    study = spec.build(sizes=args.sizes, reps=args.reps, seed=args.seed)
+    if args.scheduler:
+        df = study.run(backend="dask", client=args.scheduler)
+    else:
+        df = study.run()
+    out = args.out or f"prefstat-{spec.name}"
+    print(write_report(spec, df, out))
+    print(f"results, report.md and plots written to {out}/")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = _Parser(prog="prefstat", description="Statistical estimation on pairwise preference data.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     fit = sub.add_parser("fit", help="fit a Bradley-Terry model to a CSV/Parquet comparison table")
     _fit_args(fit)
     sub.add_parser("demo", help="fit the bundled tables and print the report")
+    sim = sub.add_parser("simulate", help="run a built-in simulation study (bt-coverage, heterogeneity)")
+    sim.add_argument("study", help="study name: bt-coverage or heterogeneity")
+    sim.add_argument("--reps", type=int, help="replications per cell")
+    sim.add_argument("--sizes", type=int, nargs="+", help="sample sizes")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--out", help="output directory (default prefstat-STUDY)")
+    sim.add_argument("--scheduler", help="dask scheduler address (default: run in-process)")
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise _CLIError("choose a command: fit or demo (see `prefstat --help`)")
-        return {"fit": _cmd_fit, "demo": _cmd_demo}[args.command](args)
-    except (_CLIError, ValueError, OSError) as err:
+            raise _CLIError("choose a command: fit, demo or simulate (see `prefstat --help`)")
+        return {"fit": _cmd_fit, "demo": _cmd_demo, "simulate": _cmd_simulate}[args.command](args)
+    except (_CLIError, ValueError, OSError, StudyError) as err:
         print(f"prefstat: error: {err}", file=sys.stderr)
         return 2
 

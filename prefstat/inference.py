@@ -11,7 +11,9 @@ Every regular prefstat estimator is a Z-estimator: it solves
 and gets back a covariance (model-based ``A^-1``, robust ``A^-1 B A^-1``,
 cluster-robust ``c A^-1 (sum_g S_g S_g^T) A^-1``, bootstrap) in the
 parametrisation it reports, via :func:`reparametrize`. Estimators never
-re-implement any of this.
+re-implement any of this. The covariance functions are written with
+``jax.numpy``: the estimator classes call them on host arrays, and the
+simulation engine calls the same functions inside ``vmap``.
 
 References: Huber (1967); White (1980); Liang & Zeger (1986); the cluster
 small-sample factor is the one statsmodels applies by default
@@ -21,9 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from ._x64 import x64
 
 __all__ = [
     "COV_TYPES",
@@ -41,38 +46,36 @@ __all__ = [
 COV_TYPES = ("model", "robust", "cluster", "bootstrap")
 
 
-def _inv(bread: np.ndarray) -> np.ndarray:
+def _inv(bread):
     # Symmetrise before inverting: the bread of an MLE is symmetric up to rounding.
     bread = 0.5 * (bread + bread.T)
-    return np.linalg.inv(bread)
+    return jnp.linalg.inv(bread)
 
 
-def model_cov(bread: np.ndarray) -> np.ndarray:
+def model_cov(bread):
     """Inverse information ``A^-1`` (valid when the model is correctly specified)."""
-    return _inv(np.asarray(bread, np.float64))
+    return _inv(jnp.asarray(bread))
 
 
-def sandwich_cov(bread: np.ndarray, meat: np.ndarray) -> np.ndarray:
+def sandwich_cov(bread, meat):
     """Huber-White sandwich ``A^-1 B A^-1`` (HC0)."""
-    a_inv = _inv(np.asarray(bread, np.float64))
-    cov = a_inv @ np.asarray(meat, np.float64) @ a_inv.T
+    a_inv = _inv(jnp.asarray(bread))
+    cov = a_inv @ jnp.asarray(meat) @ a_inv.T
     return 0.5 * (cov + cov.T)
 
 
-def cluster_cov(bread: np.ndarray, group_scores: np.ndarray, n_obs: float, correction: bool = True) -> np.ndarray:
+def cluster_cov(bread, group_scores, n_obs, correction: bool = True):
     """Cluster-robust sandwich with statsmodels' small-sample factor.
 
     ``group_scores`` is (G, p): the summed estimating function of each cluster.
     ``n_obs`` is the number of observations (sum of frequency weights).
     """
-    S = np.asarray(group_scores, np.float64)
+    S = jnp.asarray(group_scores)
     n_groups, p = S.shape
     if n_groups < 2:
         raise ValueError("cluster-robust standard errors need at least two groups; 'groups' has only one.")
     cov = sandwich_cov(bread, S.T @ S)
     if correction:
-        if n_obs <= p:
-            raise ValueError(f"cluster correction needs more observations ({n_obs:g}) than parameters ({p}).")
         cov = cov * (n_groups / (n_groups - 1.0)) * ((n_obs - 1.0) / (n_obs - p))
     return cov
 
@@ -82,7 +85,7 @@ def bootstrap_cov(draws: np.ndarray) -> np.ndarray:
     return np.atleast_2d(np.cov(np.asarray(draws, np.float64), rowvar=False, ddof=1))
 
 
-def reparametrize(T: np.ndarray, cov: np.ndarray) -> np.ndarray:
+def reparametrize(T, cov):
     """Covariance of ``T theta`` given that of ``theta`` (delta method for a linear map)."""
     out = T @ cov @ T.T
     return 0.5 * (out + out.T)
@@ -137,15 +140,21 @@ class Inference:
     group_scores: np.ndarray | None = None
     draws: np.ndarray | None = None
 
+    @x64
     def cov(self, cov_type: str) -> np.ndarray:
         if cov_type == "model":
-            return reparametrize(self.T, model_cov(self.bread))
-        if cov_type == "robust":
-            return reparametrize(self.T, sandwich_cov(self.bread, self.meat))
-        if cov_type == "cluster":
+            cov = reparametrize(self.T, model_cov(self.bread))
+        elif cov_type == "robust":
+            cov = reparametrize(self.T, sandwich_cov(self.bread, self.meat))
+        elif cov_type == "cluster":
             if self.group_scores is None:
                 raise ValueError("cov_type='cluster' needs groups: pass groups= to fit (or a table with a group column).")
-            return reparametrize(self.T, cluster_cov(self.bread, self.group_scores, self.n_obs))
-        if cov_type == "bootstrap":
-            return bootstrap_cov(self.draws)
-        raise ValueError(f"cov_type must be one of {COV_TYPES}; got {cov_type!r}.")
+            if self.n_obs <= self.T.shape[1]:
+                raise ValueError(f"the cluster correction needs more observations ({self.n_obs:g}) than "
+                                 f"parameters ({self.T.shape[1]}).")
+            cov = reparametrize(self.T, cluster_cov(self.bread, self.group_scores, self.n_obs))
+        elif cov_type == "bootstrap":
+            cov = bootstrap_cov(self.draws)
+        else:
+            raise ValueError(f"cov_type must be one of {COV_TYPES}; got {cov_type!r}.")
+        return np.asarray(cov, np.float64)

@@ -117,6 +117,48 @@ def _bootstrap_fits(design, cell, y, counts, penalty, beta0, n_cells, gtol, max_
     return jax.vmap(one)(counts)
 
 
+def item_design(a, b, o, k: int, ref: int, penalised: bool, xp=jnp):
+    """ELLPACK columns/values of the item-level design in the free parametrisation.
+
+    Row i has +1 in the column of item ``a_i``, -1 in that of ``b_i`` and the
+    order indicator ``o_i`` in the last column (when ``o`` is given). Without a
+    penalty the reference item ``ref`` has no column (fixed at 0); with one,
+    every item has a column. ``xp`` is numpy or jax.numpy (traceable).
+    """
+    shift = 0 if penalised else 1
+
+    def column(item):
+        keep = xp.ones_like(item, dtype=bool) if penalised else item != ref
+        col = xp.where(item > ref, item - shift, item)
+        return xp.where(keep, col, 0).astype(xp.int32), keep.astype(xp.float64)
+
+    ca, ka = column(a)
+    cb, kb = column(b)
+    cols, vals = [ca, cb], [ka, -kb]
+    if o is not None:
+        cols.append(xp.full_like(ca, k - shift))
+        vals.append(o)
+    return xp.stack(cols, axis=1), xp.stack(vals, axis=1)
+
+
+def item_transform(k: int, ref: int, penalised: bool, has_order: bool, centre: bool) -> np.ndarray:
+    """Matrix mapping the free parameters to the reported ones.
+
+    Pads the reference item back in (unpenalised fits), then centres
+    (``centre=True``: sum-to-zero, C = I - 11^T/k) or shifts so the reference
+    is 0. The order effect, if any, is carried through unchanged.
+    """
+    keep = np.ones(k, bool) if penalised else (np.arange(k) != ref)
+    P = np.eye(k)[:, keep]
+    A = (np.eye(k) - 1.0 / k) if centre else (np.eye(k) - np.outer(np.ones(k), np.eye(k)[ref]))
+    free = int(keep.sum())
+    T = np.zeros((k + has_order, free + has_order))
+    T[:k, :free] = A @ P
+    if has_order:
+        T[k, free] = 1.0
+    return T
+
+
 def _bucket(m: int) -> int:
     """Padded cell count: powers of two up to 2^16, then multiples of 2^14 (fewer recompiles)."""
     if m <= 1 << 16:
@@ -284,28 +326,10 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
             check_beat_graph(ca, cb, WY, W - WY, items)
 
         penalised = self.alpha > 0
+        cols, vals = item_design(ca, cb, co, k, ref, penalised, np)
+        T = item_transform(k, ref, penalised, co is not None, centre=self.reference is None)
         free_items = k if penalised else k - 1
-        col_of_item = np.arange(k) - (np.arange(k) > ref) * (not penalised)
-        keep = np.ones(k, bool) if penalised else (np.arange(k) != ref)
-        width = 3 if co is not None else 2
-        cols = np.zeros((m, width), np.int32)
-        vals = np.zeros((m, width))
-        cols[:, 0], vals[:, 0] = np.where(keep[ca], col_of_item[ca], 0), keep[ca] * 1.0
-        cols[:, 1], vals[:, 1] = np.where(keep[cb], col_of_item[cb], 0), keep[cb] * -1.0
-        if co is not None:
-            cols[:, 2], vals[:, 2] = free_items, co
-        p_free = free_items + (co is not None)
-
-        # Free -> reported: pad the reference back in, then centre or shift.
-        P = np.eye(k)[:, keep]
-        if self.reference is None:
-            A = (np.eye(k) - 1.0 / k) @ P
-        else:
-            A = (np.eye(k) - np.outer(np.ones(k), np.eye(k)[ref])) @ P
-        T = np.zeros((k + (co is not None), p_free))
-        T[:k, :free_items] = A
-        if co is not None:
-            T[k, free_items] = 1.0
+        p_free = T.shape[1]
         penalty = np.r_[np.full(free_items, float(self.alpha)), np.zeros(p_free - free_items)]
         names = list(items) + (["order_effect"] if co is not None else [])
 
