@@ -19,6 +19,7 @@ offending rows (0-based positions) and what to do about it.
 from __future__ import annotations
 
 import os
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +40,12 @@ def _rows(mask: np.ndarray) -> str:
 
 def _to_float(name: str, values, n: int | None) -> np.ndarray:
     """Convert a 1-D column to finite float64, or explain why not."""
-    arr = np.asarray(values)
+    try:
+        arr = np.asarray(values)
+    except ValueError:
+        raise ValueError(f"column '{name}' is ragged: every entry must be a single number.") from None
+    if np.iscomplexobj(arr):
+        raise ValueError(f"column '{name}' holds complex numbers; it must be real.")
     if arr.ndim != 1:
         raise ValueError(f"column '{name}' must be one-dimensional; got shape {arr.shape}.")
     if n is not None and arr.shape[0] != n:
@@ -117,7 +123,17 @@ def _labels(name: str, values, n: int | None) -> np.ndarray:
     missing = pd.isna(pd.Series(arr, dtype=object)).to_numpy()
     if missing.any():
         raise ValueError(f"column '{name}' has missing labels at {_rows(missing)}; drop or fill those rows.")
+    unhashable = np.array([not isinstance(v, Hashable) for v in arr]) if arr.dtype == object else np.zeros(0, bool)
+    if unhashable.any():
+        raise ValueError(f"column '{name}' holds unhashable labels (e.g. lists) at {_rows(unhashable)}; "
+                         "item labels must be integers or strings.")
+    if arr.dtype.kind == "c":
+        raise ValueError(f"column '{name}' holds complex numbers; item labels must be integers or strings.")
     if arr.dtype.kind == "f":
+        huge = ~np.isfinite(arr) | (np.abs(arr) >= 2.0**62)
+        if huge.any():
+            raise ValueError(f"column '{name}' holds infinite or huge float labels at {_rows(huge)}; "
+                             "item labels must be integers or strings.")
         nonint = arr != np.round(arr)
         if nonint.any():
             raise ValueError(
@@ -222,6 +238,9 @@ class ComparisonTable:
         """Feature-level table from the (n, d) matrix of differences phi(left) - phi(right)."""
         n_x, n_out, n_w, n_g, n_o = names
         if sp.issparse(features):
+            if np.iscomplexobj(features):
+                raise ValueError(f"'{n_x}' holds complex numbers (Complex data not supported); "
+                                 "feature differences must be real.")
             Z = sp.csr_matrix(features, dtype=np.float64)
             if Z.shape[0] == 0:
                 raise ValueError("the comparison table is empty: there are no rows to fit.")
@@ -232,6 +251,9 @@ class ComparisonTable:
                 mask[rows] = True
                 raise ValueError(f"'{n_x}' has NaN or infinite entries at {_rows(mask)}.")
         else:
+            if np.iscomplexobj(features):
+                raise ValueError(f"'{n_x}' holds complex numbers (Complex data not supported); "
+                                 "feature differences must be real.")
             try:
                 Z = np.asarray(features, dtype=np.float64)
             except (ValueError, TypeError) as err:

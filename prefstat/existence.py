@@ -110,15 +110,29 @@ def find_separation(X, wins: np.ndarray, losses: np.ndarray, tol: float = 1e-7) 
 
 
 def check_identifiable(information: np.ndarray, names) -> None:
-    """Raise if the information matrix is (numerically) singular, naming the parameters involved."""
+    """Raise if the information matrix is (numerically) singular, naming the parameters involved.
+
+    The test runs on the correlation form ``D^-1/2 I D^-1/2`` (D = diag I), so a
+    column measured in large or small units is not mistaken for a collinear one.
+    """
     info = 0.5 * (information + information.T)
-    evals, evecs = np.linalg.eigh(info)
-    if evals[-1] <= 0 or evals[0] <= 1e-10 * evals[-1]:
+    names = list(names)
+    if not np.all(np.isfinite(info)):
+        raise ValueError("the information matrix is not finite in float64: features or weights are too large; "
+                         "rescale them.")
+    diag = np.diag(info).copy()
+    empty = np.flatnonzero(diag <= 0)
+    if empty.size:
+        raise ValueError(f"the parameters are not identifiable: no comparison carries information about {_names(names, empty)} (zero "
+                         "on every row with weight). Drop them, or fit with an L2 penalty (alpha > 0).")
+    scale = 1.0 / np.sqrt(diag)
+    evals, evecs = np.linalg.eigh(info * np.outer(scale, scale))
+    if evals[0] <= 1e-9 * evals[-1]:
         v = np.abs(evecs[:, 0])
         involved = np.flatnonzero(v > 0.1 * v.max())
         raise ValueError(
             "the parameters are not identifiable from these comparisons: a combination of "
-            f"{_names(list(names), involved)} has no information (collinear features, a constant "
+            f"{_names(names, involved)} has no information (collinear features, a constant "
             "order indicator confounded with the items, or a parameter never observed). "
             "Drop or merge those columns, or fit with an L2 penalty (alpha > 0)."
         )

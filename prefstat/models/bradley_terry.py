@@ -28,6 +28,7 @@ Identifiability: abilities are fitted with one reference item fixed at 0.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import dataclass
 from functools import partial
@@ -49,9 +50,12 @@ from ..optim import OptimResult, lbfgs, newton
 
 __all__ = ["BradleyTerry", "fit_core", "bt_objective"]
 
-# Fitted linear predictors this large mean probabilities within 1e-15 of 0 or 1:
-# the signature of an estimate running off to infinity (separation).
-_DIVERGENCE_ETA = 34.0
+# A fitted linear predictor beyond this (probability within 3e-7 of 0 or 1) triggers the exact
+# separation check: under separation Newton can stall at |eta| ~ 25-60 with a tiny gradient.
+_SUSPICIOUS_ETA = 15.0
+# Bootstrap replicates are not checked by linear programming; a replicate whose linear predictor
+# exceeds this has run off to infinity (probability within 1e-13 of 0 or 1).
+_DIVERGED_ETA = 30.0
 
 
 def bt_objective(design, W, WY, penalty):
@@ -228,8 +232,9 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         Damped Newton (exact, quadratic convergence) when there are at most
         2000 parameters, else L-BFGS followed by one information evaluation.
     tol : float or None
-        Stop when ``max|gradient| <= tol * total weight``; default 1e-12
-        (Newton) or 1e-10 (L-BFGS).
+        Newton stops when the Newton decrement ``g^T H^-1 g <= tol^2 * total
+        weight`` (scale invariant; default 1e-12); L-BFGS when ``max|g| <= tol
+        * total weight`` (default 1e-10).
     max_iter : int or None
         Default 100 (Newton) or 5000 (L-BFGS).
 
@@ -284,13 +289,17 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
     def _build(self, table: ComparisonTable) -> _Problem:
         if self.cov_type not in COV_TYPES:
             raise ValueError(f"cov_type must be one of {COV_TYPES}; got {self.cov_type!r}.")
-        if not (np.isscalar(self.alpha) and np.isfinite(self.alpha) and self.alpha >= 0):
+        if not (isinstance(self.alpha, numbers.Real) and np.isfinite(self.alpha) and self.alpha >= 0):
             raise ValueError(f"alpha must be a finite number >= 0; got {self.alpha!r}.")
         if self.cov_type == "cluster" and table.group is None:
             raise ValueError("cov_type='cluster' needs groups: pass groups= to fit (or a table with a group column).")
         group_codes = None
         if table.group is not None and self.cov_type == "cluster":
-            group_codes = pd.factorize(table.group)[0]
+            # Clusters are counted over rows that carry weight: a cluster of zero-weight rows is no
+            # cluster at all and must not enter the small-sample factor G / (G - 1).
+            live = table.weight > 0
+            group_codes = np.zeros(table.n_rows, np.int64)
+            group_codes[live] = pd.factorize(table.group[live])[0]
         o = self._order_column(table)
         y, w = table.outcome, table.weight
         if table.kind == "items":
@@ -388,10 +397,6 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         W, WY, penalty = (jnp.asarray(v) for v in (prob.W, prob.WY, prob.penalty))
         self._opts = self._solver_options(prob.design.p)
         res = fit_core(prob.design, W, WY, penalty, jnp.zeros(prob.design.p), **self._opts)
-        if int(res.n_iter) <= 1 and not bool(res.converged):
-            # The information at the start (beta = 0) is what Newton factorised first.
-            info0 = np.asarray(prob.design.gram(0.25 * W)) + np.diag(prob.penalty)
-            check_identifiable(info0, self._free_names(prob))
         beta = np.asarray(res.x)
         eta = np.asarray(prob.design.matvec(res.x))
         self._check_solution(prob, res, eta)
@@ -438,10 +443,25 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         return [prob.names[int(np.argmax(np.abs(prob.T[:, j])))] for j in range(prob.T.shape[1])]
 
     def _check_solution(self, prob, res, eta):
+        """Raise if the MLE does not exist, is not identified, or was not reached."""
+        converged = bool(res.converged)
         live = prob.W[: eta.shape[0]] > 0
-        diverging = np.max(np.abs(eta[live]), initial=0.0) > _DIVERGENCE_ETA
-        if bool(res.converged) and not diverging:
-            return
+        if not converged or np.max(np.abs(eta[live]), initial=0.0) > _SUSPICIOUS_ETA:
+            self._raise_if_separated(prob)
+        # Item abilities are identified once the win graph is connected (checked before the fit);
+        # feature columns and the order effect can still be collinear.
+        if self.kind_ == "features" or not converged:
+            info = np.asarray(res.hess)
+            if not np.all(np.isfinite(info)):
+                info = np.asarray(prob.design.gram(0.25 * jnp.asarray(prob.W))) + np.diag(prob.penalty)
+            check_identifiable(info, self._free_names(prob))
+        if not converged:
+            raise ValueError(
+                f"{self._opts['solver']} did not converge in max_iter={self._opts['max_iter']} iterations "
+                f"(max |gradient| = {float(np.max(np.abs(res.grad))):.3g}); increase max_iter or rescale features."
+            )
+
+    def _raise_if_separated(self, prob):
         wins, losses = prob.WY[: prob.n_cells], (prob.W - prob.WY)[: prob.n_cells]
         X = prob.design.to_scipy()[: prob.n_cells]
         direction = find_separation(X, wins, losses)
@@ -454,15 +474,13 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
                 "to infinity). Add data, drop the separating features/items, or fit with an L2 penalty "
                 "(alpha > 0; standard errors are then those of the penalised fit)."
             )
-        if not bool(res.converged):
-            raise ValueError(
-                f"{self._opts['solver']} did not converge in max_iter={self._opts['max_iter']} iterations "
-                f"(max |gradient| = {float(np.max(np.abs(res.grad))):.3g}); increase max_iter or rescale features."
-            )
 
     def _bootstrap(self, prob, beta_hat) -> np.ndarray:
         cell, y, w = prob.atoms
         total = float(np.sum(w))
+        if total > 2.0**62:
+            raise ValueError(f"the bootstrap resamples round(sum of weights) = {total:.3g} comparisons, more than "
+                             "a multinomial draw can hold; rescale sample_weight or use cov_type='robust'.")
         n_draw = max(int(round(total)), 1)
         rng = np.random.default_rng(self.random_state)
         cell, y = jnp.asarray(cell), jnp.asarray(y)
@@ -475,7 +493,7 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
                                   prob.W.shape[0], **self._opts)
             eta_max = jnp.max(jnp.abs(jax.vmap(prob.design.matvec)(out.x)), axis=1)
             draws.append(np.asarray(out.x))
-            ok.append(np.asarray(out.converged & (eta_max < _DIVERGENCE_ETA)))
+            ok.append(np.asarray(out.converged & (eta_max < _DIVERGED_ETA)))
         draws, ok = np.concatenate(draws), np.concatenate(ok)
         if not ok.any():
             raise ValueError("no bootstrap replicate has a finite MLE (every resample is separated); "
