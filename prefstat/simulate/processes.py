@@ -65,6 +65,20 @@ def _require_x64() -> None:
         )
 
 
+def _uniforms(key, *shapes):
+    """Independent U(0, 1) arrays of the given shapes from a single random call.
+
+    Every random call inlines its own threefry kernel and adds about a second of
+    XLA compile time, so samplers draw all their randomness at once and transform
+    it (normals via ndtri, as jax.random.normal does via erfinv). Values lie in
+    [tiny, 1), so ndtri and log stay finite.
+    """
+    sizes = [math.prod(shape) for shape in shapes]
+    flat = jax.random.uniform(key, (sum(sizes),), dtype=jnp.float64, minval=np.finfo(np.float64).tiny)
+    ends = np.cumsum(sizes)
+    return [flat[end - size:end].reshape(shape) for shape, size, end in zip(shapes, sizes, ends)]
+
+
 def _readonly(a) -> np.ndarray:
     a = np.array(a, dtype=np.float64)
     a.flags.writeable = False
@@ -354,9 +368,7 @@ class HomogeneousBT:
     def sample(self, key, n: int) -> dict:
         _require_x64()
         k = self.n_items
-        # one uniform draw per row for the pair and one for the outcome (a single
-        # random call: each one costs XLA compilation time)
-        u = jax.random.uniform(key, (2, n), dtype=jnp.float64)
+        (u,) = _uniforms(key, (2, n))  # pair, outcome
         cdf = jnp.asarray(np.cumsum(self.pair_probs.ravel()))
         # inverse CDF with r in (0, 1]: an ordered pair of probability zero is never drawn
         idx = jnp.minimum(jnp.searchsorted(cdf, cdf[-1] * (1.0 - u[0])), k * k - 1)
@@ -399,11 +411,11 @@ class FeatureBT:
 
     def sample(self, key, n: int) -> dict:
         _require_x64()
-        k_z, k_y = jax.random.split(key)
+        u_z, u_y = _uniforms(key, (n, len(self.beta)), (n,))
         L = jnp.asarray(np.linalg.cholesky(np.asarray(self.z_cov)))
-        Z = jax.random.normal(k_z, (n, len(self.beta)), dtype=jnp.float64) @ L.T
+        Z = jsp.ndtri(u_z) @ L.T
         p = jax.nn.sigmoid(Z @ jnp.asarray(self.beta))
-        y = (jax.random.uniform(k_y, (n,), dtype=jnp.float64) < p).astype(jnp.float64)
+        y = (u_y < p).astype(jnp.float64)
         return {"Z": Z, "y": y, "p": p}
 
 
@@ -461,7 +473,8 @@ class HeterogeneousUsers:
 
     ``sample(key, n)`` returns ``Z`` (n, d), ``y`` in {0, 1}, ``user`` (int32),
     ``beta_u`` (n, d: weights of the answering user) and ``p`` = p(z), the
-    population preference probability, exact to ~1e-14 (normal scale mixture of
+    population preference probability (also ``preference_prob(Z)`` in numpy),
+    exact to ~1e-13 (normal scale mixture of
     the logistic, closed-form probit integrals; for skewed shifts
     E[Phi(a + bE)] = Phi(a) + sign(b) phi(a) M(sign(b) a + 1/|b|), M the Mills ratio).
 
@@ -488,7 +501,8 @@ class HeterogeneousUsers:
     * ``median_direction``: direction of the median user beta_bar + scale med(V) e_j
       (med(V) = ln 2 - 1 for skewed, 0 otherwise). This is the sign estimator's
       limit only in the noiseless limit; with response noise the limit is
-      ``sign_limit``, which lies between ``median_direction`` and ``direction``.
+      ``sign_limit`` (in the worked example made skewed, it lies between
+      ``median_direction`` and ``direction``: 15.6 deg from e_0, against 4.5 and 45).
     """
 
     beta_bar: tuple
@@ -527,40 +541,41 @@ class HeterogeneousUsers:
         return len(self.beta_bar)
 
     # -- sampling ----------------------------------------------------------
-    def _draw_shifts(self, key, m: int):
-        """(m, d) user shifts beta_u - beta_bar."""
-        kind, d = self.heterogeneity, self.d
-        axis = jnp.eye(d, dtype=jnp.float64)[self.contested_axis]
+    def _shifts(self, u):
+        """User shifts beta_u - beta_bar, (m, d), from uniforms u of shape (m, d)."""
+        kind = self.heterogeneity
         if kind == "isotropic":
-            return self.scale * jax.random.normal(key, (m, d), dtype=jnp.float64)
+            return self.scale * jsp.ndtri(u)
+        v = u[:, 0]
         if kind == "anisotropic":
-            v = jax.random.normal(key, (m,), dtype=jnp.float64)
+            v = jsp.ndtri(v)
         elif kind == "two_type":
-            v = jnp.where(jax.random.uniform(key, (m,), dtype=jnp.float64) < 0.5, 1.0, -1.0)
+            v = jnp.where(v < 0.5, 1.0, -1.0)
         elif kind == "skewed":
-            v = jax.random.exponential(key, (m,), dtype=jnp.float64) - 1.0
+            v = -jnp.log(v) - 1.0
         else:
-            v = jnp.zeros(m, dtype=jnp.float64)
-        return self.scale * v[:, None] * axis
+            v = jnp.zeros_like(v)
+        return self.scale * v[:, None] * jnp.eye(self.d, dtype=jnp.float64)[self.contested_axis]
 
     def sample(self, key, n: int) -> dict:
         _require_x64()
-        k_z, k_users, k_u = jax.random.split(key, 3)
-        Z = self.z_scale * jax.random.normal(k_z, (n, self.d), dtype=jnp.float64)
-        u = jax.random.uniform(k_u, (2, n), dtype=jnp.float64)  # answering user, response
+        m = n if self.n_users is None else self.n_users
+        u_z, u_users, u = _uniforms(key, (n, self.d), (m, self.d), (2, n))  # u: answering user, response
+        Z = self.z_scale * jsp.ndtri(u_z)
+        beta_users = jnp.asarray(self.beta_bar) + self._shifts(u_users)
         if self.n_users is None:
             user = jnp.arange(n, dtype=jnp.int32)
-            beta_u = jnp.asarray(self.beta_bar) + self._draw_shifts(k_users, n)
+            beta_u = beta_users
         else:
             user = jnp.minimum(jnp.floor(u[0] * self.n_users), self.n_users - 1).astype(jnp.int32)
-            beta_u = (jnp.asarray(self.beta_bar) + self._draw_shifts(k_users, self.n_users))[user]
+            beta_u = beta_users[user]
         eta = jnp.sum(beta_u * Z, axis=1)
         p_user = jax.nn.sigmoid(eta) if self.noise == "logistic" else jsp.ndtr(eta)
         y = (u[1] < p_user).astype(jnp.float64)
         return {"Z": Z, "y": y, "user": user, "beta_u": beta_u, "p": self._preference_prob(Z, jnp, jsp)}
 
     def preference_prob(self, Z) -> np.ndarray:
-        """p(z) = E_F[F(beta_u^T z)] for the rows of Z (numpy float64, ~1e-14 absolute)."""
+        """p(z) = E_F[F(beta_u^T z)] for the rows of Z (numpy float64, ~1e-13 absolute)."""
         Z = np.atleast_2d(np.asarray(Z, dtype=np.float64))
         return self._preference_prob(Z, np, ssp)
 
@@ -814,6 +829,7 @@ class GaussianClasses:
         return _relative_ratio(self.log_ratio(x), self.alpha if alpha is None else alpha)
 
     def pe_alpha(self, alpha: Optional[float] = None) -> float:
+        """alpha-relative Pearson divergence PE_alpha (default alpha: ``self.alpha``)."""
         return self._pe(self.alpha if alpha is None else float(alpha))[0]
 
     def pe_alpha_error(self, alpha: Optional[float] = None) -> float:
@@ -862,10 +878,11 @@ def _gaussian_pe(mu_plus, mu_minus, cov_plus, cov_minus, alpha: float) -> tuple[
         return 0.5 * (math.exp(log_e) - 1.0), 0.0
     if d == 1 or np.array_equal(Sp, Sm):
         if d == 1:
-            sd = math.sqrt(Sp[0, 0])
+            vp, vm = Sp[0, 0], Sm[0, 0]
 
             def f_of(u):
-                return log_ratio(np.array([[mp[0] + sd * u]]))[0]
+                x = mp[0] + math.sqrt(vp) * u
+                return 0.5 * math.log(vm / vp) - 0.5 * u**2 + (x - mm[0]) ** 2 / (2 * vm)
         else:
             m2 = (mp - mm) @ np.linalg.solve(Sp, mp - mm)
 
@@ -929,6 +946,8 @@ class BiasedJudge:
     ``Z`` (n_human + n_pool, d), ``y`` (human label; NaN on pool rows),
     ``ai_label`` (every row), ``is_human`` (bool), ``w_true`` (w(z) on human rows,
     NaN on pool rows), ``g`` (g(z), every row) and ``ai_prob`` (every row).
+    The same functions are available in numpy as ``density_ratio(Z)``,
+    ``human_preference(Z)`` and ``judge_prob(Z)``.
 
     Truth (numpy float64, cached), all over the pool law:
 
@@ -1028,12 +1047,11 @@ class BiasedJudge:
     # -- sampling ---------------------------------------------------------------
     def sample(self, key, n_human: int, n_pool: int) -> dict:
         _require_x64()
-        k_z, k_u = jax.random.split(key)
         n = n_human + n_pool
+        u_z, u = _uniforms(key, (n, self.d), (3, n))  # u: human label, judge label, flip
         is_human = jnp.arange(n) < n_human
         mean = jnp.where(is_human[:, None], jnp.asarray(self.human_mean), jnp.asarray(self.pool_mean))
-        Z = mean + self.z_scale * jax.random.normal(k_z, (n, self.d), dtype=jnp.float64)
-        u = jax.random.uniform(k_u, (3, n), dtype=jnp.float64)  # human label, judge label, flip
+        Z = mean + self.z_scale * jsp.ndtri(u_z)
         g = self._g(Z, jnp, jsp)
         z_label = (u[0] < g).astype(jnp.float64)
         ai_prob, q = self._ai_prob(Z, jnp, jsp)
