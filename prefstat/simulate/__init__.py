@@ -1,4 +1,12 @@
-"""Data-generating processes with exactly known truth (see :mod:`prefstat.simulate.processes`)."""
-from .processes import BiasedJudge, FeatureBT, GaussianClasses, HeterogeneousUsers, HomogeneousBT
+"""Simulation engine: data-generating processes with exact truth, the study runner, estimator adapters.
 
-__all__ = ["BiasedJudge", "FeatureBT", "GaussianClasses", "HeterogeneousUsers", "HomogeneousBT"]
+* :mod:`prefstat.simulate.processes` - HomogeneousBT, FeatureBT, HeterogeneousUsers, GaussianClasses, BiasedJudge
+* :mod:`prefstat.simulate.study` - :class:`Study` (vmapped replications, local or Dask), Parquet I/O
+* :mod:`prefstat.simulate.estimators` - how estimators plug into a study (BTSim, LoopSim, ...)
+* :mod:`prefstat.simulate.studies` - the built-in studies behind ``prefstat simulate``
+"""
+from .processes import BiasedJudge, FeatureBT, GaussianClasses, HeterogeneousUsers, HomogeneousBT
+from .study import Study, load_results, save_results
+
+__all__ = ["BiasedJudge", "FeatureBT", "GaussianClasses", "HeterogeneousUsers", "HomogeneousBT", "Study",
+           "load_results", "save_results"]
