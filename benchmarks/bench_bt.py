@@ -54,9 +54,16 @@ RESULTS = HERE / "RESULTS.md"
 START, END = "<!-- bench_bt:start -->", "<!-- bench_bt:end -->"
 
 # A non-JIT peer whose first call takes longer than this (seconds) is not repeated.
-SLOW_SINGLE_CALL = 30.0
+SLOW_SINGLE_CALL = {"full": 30.0, "quick": 2.0}
 # statsmodels' item-level design is dense; skip it when the design alone exceeds this.
-DENSE_LIMIT_BYTES = 2 * 1024**3
+DENSE_LIMIT_BYTES = {"full": 2 * 1024**3, "quick": 64 * 1024**2}
+# choix.opt_pairwise loops over the rows in Python (objective, gradient *and* Hessian):
+# under --quick it only runs on data sets up to this many rows.
+QUICK_OPT_PAIRWISE_MAX_ROWS = 20_000
+# arena-rank recompiles its L-BFGS on every fit (~5-10 s per call here): under --quick it only
+# runs on data sets up to this many rows.
+QUICK_ARENA_MAX_ROWS = 20_000
+MODE = "full"  # set by main()
 
 SIZES = {
     "full": {"A": ("items", 100_000, 200), "B": ("items", 1_000_000, 1000), "C": ("features", 1_000_000, 64)},
@@ -142,14 +149,21 @@ class Result:
     d_se_rel: float | None = None
 
 
-def timed(fn, repeats: int, *, always_repeat: bool) -> tuple[object, float, float, int]:
-    """(output of the last call, first-call time, median warm time, number of warm calls)."""
+def timed(fn, repeats: int, *, always_repeat: bool, min_warm: int = 0) -> tuple[object, float, float, int]:
+    """(output of the last call, first-call time, median warm time, number of warm calls).
+
+    ``always_repeat``: make ``repeats`` warm calls whatever the first call cost; otherwise a first
+    call slower than SLOW_SINGLE_CALL is followed by only ``min_warm`` warm calls (1 for JAX tools,
+    so that compilation can be told apart; 0 for the others: warm = first).
+    """
     gc.collect()
     t0 = time.perf_counter()
     out = fn()
     first = time.perf_counter() - t0
-    if not always_repeat and first > SLOW_SINGLE_CALL:
-        return out, first, first, 0
+    if not always_repeat and first > SLOW_SINGLE_CALL[MODE]:
+        repeats = min(repeats, min_warm)
+        if repeats == 0:
+            return out, first, first, 0
     times = []
     for _ in range(repeats):
         gc.collect()
@@ -258,6 +272,9 @@ def run_choix_opt(ds: Dataset, repeats: int) -> Result:
     miss = _missing(ds, tool, computes, "choix")
     if miss:
         return miss
+    if MODE == "quick" and ds.n > QUICK_OPT_PAIRWISE_MAX_ROWS:
+        return Result(ds.label, tool, computes, status="skipped",
+                      notes=[f"--quick runs it only up to {QUICK_OPT_PAIRWISE_MAX_ROWS} rows (pure-Python loops)"])
     import choix
 
     try:
@@ -284,8 +301,11 @@ def run_arena(ds: Dataset, repeats: int) -> Result:
 
         if importlib.util.find_spec("arena_rank") is None:
             raise ImportError("No module named 'arena_rank'")
-    except ImportError as err:
+    except (ImportError, ValueError) as err:
         return Result(ds.label, tool, computes, status="not installed", notes=[str(err)])
+    if MODE == "quick" and ds.n > QUICK_ARENA_MAX_ROWS:
+        return Result(ds.label, tool, computes, status="skipped",
+                      notes=[f"--quick runs it only up to {QUICK_ARENA_MAX_ROWS} rows (it recompiles on every fit)"])
     try:
         import pandas as pd
         # NB: this import sets jax_enable_x64 globally (arena_rank/models/bradley_terry.py).
@@ -309,15 +329,14 @@ def run_arena(ds: Dataset, repeats: int) -> Result:
             parts["fit+sandwich"].append(time.perf_counter() - t1)
             return data.competitors, ratings, var, model
 
-        (comps, ratings, var, model), first, warm, nw = timed(fit, repeats, always_repeat=False)
+        (comps, ratings, var, model), first, warm, nw = timed(fit, repeats, always_repeat=False, min_warm=1)
         scale = model.alpha                     # 400 / ln 10: rating = scale * theta + 1000
         order = np.argsort(np.asarray(comps, dtype=np.int64))
         theta = (ratings[order] - model.init_rating) / scale
         se = np.sqrt(var[order]) / scale
         r = Result(ds.label, tool, computes, first, warm, nw, True, prep, centre(theta), se)
-        fp, fs = statistics.median(parts["from_pandas"][1:] or parts["from_pandas"]), \
-            statistics.median(parts["fit+sandwich"][1:] or parts["fit+sandwich"])
-        r.notes.append(f"timed from_pandas + compute_ratings_and_cis: warm {fp:.2f}s from_pandas "
+        fp, fs = statistics.median(parts["from_pandas"][1:]), statistics.median(parts["fit+sandwich"][1:])
+        r.notes.append(f"timed from_pandas + compute_ratings_and_cis; of the warm time {fp:.2f}s is from_pandas "
                        f"(aggregation), {fs:.2f}s L-BFGS fit + sandwich")
         r.notes.append(f"Elo scale converted: theta = (rating - 1000) * ln(10)/400; "
                        f"hessian_reg={model.hessian_reg:g} x n added to the Hessian")
@@ -343,10 +362,11 @@ def run_statsmodels(ds: Dataset, repeats: int) -> Result:
         return miss
     if ds.kind == "items":
         need = ds.n * (ds.p - 1) * 8
-        if need > DENSE_LIMIT_BYTES:
+        limit = DENSE_LIMIT_BYTES[MODE]
+        if need > limit:
             return Result(ds.label, tool, computes, status="skipped",
-                          notes=[f"dense +1/-1 design would be {need / 1024**3:.1f} GB "
-                                 f"(> {DENSE_LIMIT_BYTES / 1024**3:.0f} GB limit)"])
+                          notes=[f"dense +1/-1 design would be {need / 1024**2:,.0f} MB "
+                                 f"(> {limit / 1024**2:,.0f} MB limit{' under --quick' if MODE == 'quick' else ''})"])
     import statsmodels.api as sm
 
     try:
@@ -438,8 +458,10 @@ def machine_info() -> dict:
                 mem = f"{int(line.split()[1]) / 1024**2:.1f} GB"
     except OSError:
         pass
+    threads = ", ".join(f"{v}={os.environ[v]!r}" if v in os.environ else f"{v} unset"
+                        for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS"))
     return {"cores": os.cpu_count(), "cpu": cpu, "mem": mem, "os": platform.platform(),
-            "python": platform.python_version()}
+            "python": platform.python_version(), "threads": threads}
 
 
 def versions() -> dict:
@@ -483,9 +505,15 @@ def table(results: list[Result]) -> str:
             lines.append(f"| {r.dataset} | {r.tool} | {r.computes} | — | — | — | — | — | — | — | "
                          f"**{r.status}**: {'; '.join(r.notes)} |")
             continue
-        warm = f"{r.warm:.3f}" + (f" (median of {r.n_warm})" if r.n_warm > 1 else " (single call)"
-                                  if r.n_warm == 0 else "")
-        compile_ = _fmt(r.first - r.warm) if (r.jit and r.n_warm) else ("—" if not r.jit else "n/a")
+        warm = f"{r.warm:.3f}" + (f" (median of {r.n_warm})" if r.n_warm > 1 else
+                                  " (first call only)" if r.n_warm == 0 else " (1 warm call)")
+        if not r.jit:
+            compile_ = "—"
+        elif not r.n_warm:
+            compile_ = "n/a"
+        else:
+            c = r.first - r.warm
+            compile_ = "≈0" if c < 0.01 else f"{c:.3f}"
         d_se = "—" if r.d_se is None else f"{r.d_se:.1e} ({r.d_se_rel:.1e})"
         d_est = "ref" if r.tool.startswith("prefstat") and "robust" in r.tool else _fmt(r.d_est, ".1e")
         if r.tool.startswith("prefstat") and "model" in r.tool:
@@ -495,9 +523,11 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def section(results, args, info, vers, load0, load1, started, elapsed, extra_notes) -> str:
+def section(results, args, info, vers, load0, load1, load_max, started, elapsed, extra_notes) -> str:
     cmd = shlex.join([sys.executable] + sys.argv)
-    loaded = max(load0[0], load1[0]) > 0.5
+    # This process alone keeps the load near 1 to 2 on a small machine; above the core count, or
+    # anything at the start (before this process did any work), means other processes competed.
+    loaded = load0[0] > 0.5 or load_max > (os.cpu_count() or 1)
     sizes = "quick (smoke-test sizes)" if args.quick else "full"
     out = [
         START,
@@ -507,15 +537,18 @@ def section(results, args, info, vers, load0, load1, started, elapsed, extra_not
         f"- **Date**: {started.isoformat(timespec='seconds')} (wall time of the whole run {elapsed / 60:.1f} min)",
         f"- **Machine**: {info['cores']} cores, {info['cpu']}, {info['mem']} RAM, {info['os']}, Python {info['python']}",
         f"- **Load average** (1/5/15 min) at start {load0[0]:.2f}/{load0[1]:.2f}/{load0[2]:.2f}, "
-        f"at end {load1[0]:.2f}/{load1[1]:.2f}/{load1[2]:.2f}"
+        f"at end {load1[0]:.2f}/{load1[1]:.2f}/{load1[2]:.2f}, highest 1-min value sampled after each tool "
+        f"{load_max:.2f}"
         + (" — **the machine was loaded by other processes: timings are noisy**" if loaded else ""),
+        f"- **Threading environment**: {info['threads']} (JAX's CPU LAPACK calls, e.g. prefstat's Cholesky, "
+        "go through scipy's OpenBLAS, so OPENBLAS_NUM_THREADS affects prefstat as well as the NumPy peers)",
         "- **Versions**: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
         f"- **Sizes**: {sizes}; repeats (warm calls) = {args.repeats}; seeds A=1, B=2, C=3",
         "",
         "Timing: each tool is timed from its own documented row-level input (built beforehand, build time in "
         "*input prep*, not in *warm*) to its estimates (+ SEs where listed). *first call* includes JIT "
         "compilation for JAX tools (the JAX backend is initialised beforehand); *warm* is the median of the "
-        f"warm calls; *compile* = first − warm. Non-JIT peers whose first call exceeds {SLOW_SINGLE_CALL:.0f} s "
+        f"warm calls; *compile* = first − warm. Non-JIT peers whose first call exceeds {SLOW_SINGLE_CALL[MODE]:.0f} s "
         "are not repeated (warm = that single call). *peer / prefstat* = warm time / prefstat's warm time "
         "**with robust SEs** on the same data (> 1: prefstat faster). *max abs Δ estimate*: centred "
         "(sum-to-zero) abilities (items) or coefficients (features) vs prefstat; *max abs Δ SE*: vs prefstat's "
@@ -559,6 +592,8 @@ def main(argv=None) -> int:
     ap.add_argument("--results", type=Path, default=RESULTS, help="results file (default benchmarks/RESULTS.md)")
     ap.add_argument("--profile", action="store_true", help="also print a cProfile of one warm prefstat fit per dataset")
     args = ap.parse_args(argv)
+    global MODE
+    MODE = "quick" if args.quick else "full"
     write = (not args.quick) if args.write is None else args.write
     only = [s.strip().upper() for s in args.only.split(",") if s.strip()]
     bad = [s for s in only if s not in ("A", "B", "C")]
@@ -590,9 +625,11 @@ def main(argv=None) -> int:
         print(f"simulated {datasets[name].label} in {time.perf_counter() - t0:.1f}s", flush=True)
 
     results: list[Result] = []
+    loads: list[float] = [load0[0]]
     extra_notes: list[str] = []
 
     def add(r: Result):
+        loads.append(os.getloadavg()[0])
         results.append(r)
         msg = f"{r.warm:.3f}s warm" if r.status == "ok" else r.status
         print(f"  {r.dataset:<40} {r.tool:<45} {msg}  {'; '.join(r.notes)}", flush=True)
@@ -620,8 +657,11 @@ def main(argv=None) -> int:
                            f"globally (before: {x64_before}; prefstat scopes x64 itself, so its timings are "
                            "unaffected either way). arena-rank builds a new jitted L-BFGS closure on every fit, "
                            "so it recompiles on every call: its warm time includes compilation.")
-    if "B" in datasets and any(r.status == "skipped" for r in results):
-        extra_notes.append("statsmodels is skipped on B: its dense design would not fit the 2 GB budget.")
+    if any(r.tool.startswith("arena") and r.d_se is not None for r in results):
+        extra_notes.append("arena-rank's sandwich adds hessian_reg x (number of comparisons) = 1e-5 n to the "
+                           "diagonal of the Hessian (the bread), which shrinks its SEs by roughly "
+                           "1e-5 n / (information of an item): that, not the estimates, is what separates its SEs "
+                           "from prefstat's exact HC0 (see benchmarks/README.md).")
     extra_notes.append("choix and arena-rank fit the full k-vector of abilities (no reference); statsmodels "
                        "and scikit-learn drop item 0. All estimates are centred before comparison.")
     # Simulation sanity: prefstat's error against the truth (sampling error, not a tool difference).
@@ -635,7 +675,7 @@ def main(argv=None) -> int:
     compare(results)
     elapsed = time.perf_counter() - t_start
     load1 = os.getloadavg()
-    text = section(results, args, info, vers, load0, load1, started, elapsed, extra_notes)
+    text = section(results, args, info, vers, load0, load1, max(loads), started, elapsed, extra_notes)
     print()
     print(text)
     for name, prof in profiles.items():

@@ -18,6 +18,7 @@ offending rows (0-based positions) and what to do about it.
 """
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -120,13 +121,10 @@ def _labels(name: str, values, n: int | None) -> np.ndarray:
             f"column '{name}' has {arr.shape[0]} rows but the table has {n}; "
             "all columns must have the same length."
         )
-    missing = pd.isna(pd.Series(arr, dtype=object)).to_numpy()
-    if missing.any():
-        raise ValueError(f"column '{name}' has missing labels at {_rows(missing)}; drop or fill those rows.")
-    unhashable = np.array([not isinstance(v, Hashable) for v in arr]) if arr.dtype == object else np.zeros(0, bool)
-    if unhashable.any():
-        raise ValueError(f"column '{name}' holds unhashable labels (e.g. lists) at {_rows(unhashable)}; "
-                         "item labels must be integers or strings.")
+    if arr.dtype.kind in "fO":  # integer, bool and fixed-width string columns cannot hold missing values
+        missing = pd.isna(arr)
+        if missing.any():
+            raise ValueError(f"column '{name}' has missing labels at {_rows(missing)}; drop or fill those rows.")
     if arr.dtype.kind == "c":
         raise ValueError(f"column '{name}' holds complex numbers; item labels must be integers or strings.")
     if arr.dtype.kind == "f":
@@ -196,12 +194,17 @@ class ComparisonTable:
     def __len__(self) -> int:
         return self.n_rows
 
+    @functools.cached_property
+    def item_codes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(left codes, right codes, item labels): integer codes into the sorted item list."""
+        if self.kind != "items":
+            raise ValueError("a feature-level table has no item labels.")
+        return factorize_items(self.left, self.right)
+
     @property
     def items(self) -> np.ndarray:
         """Sorted item labels (item-level tables)."""
-        if self.kind != "items":
-            raise ValueError("a feature-level table has no item labels.")
-        return factorize_items(self.left, self.right)[2]
+        return self.item_codes[2]
 
     def __repr__(self) -> str:
         extra = f"{len(self.items)} items" if self.kind == "items" else f"{self.features.shape[1]} features"
@@ -220,17 +223,26 @@ class ComparisonTable:
         right = _labels(n_right, right, n)
         y = _to_float(n_out, outcome, n)
         _check_outcome(n_out, y)
-        same = pd.Series(left, dtype=object).to_numpy() == pd.Series(right, dtype=object).to_numpy()
+        w, g, o = cls._optional(n, weight, group, order, n_w, n_g, n_o)
+        table = cls(kind="items", outcome=y, weight=w, left=left, right=right, group=g, order=o)
+        try:
+            code_left, code_right, items = table.item_codes
+        except TypeError:  # unhashable labels (e.g. lists in an object column)
+            for name, col in ((n_left, left), (n_right, right)):
+                bad = np.array([not isinstance(v, Hashable) for v in col])
+                if bad.any():
+                    raise ValueError(f"column '{name}' holds unhashable labels (e.g. lists) at {_rows(bad)}; "
+                                     "item labels must be integers or strings.") from None
+            raise
+        same = code_left == code_right
         if same.any():
             raise ValueError(
                 f"self-comparisons: '{n_left}' equals '{n_right}' at {_rows(same)} "
                 f"(e.g. item {left[same][0]!r}); an item cannot be compared with itself. Drop those rows."
             )
-        items = factorize_items(left, right)[2]
         if items.size < 2:
             raise ValueError(f"at least two distinct items are needed; the table only has {list(items)}.")
-        w, g, o = cls._optional(n, weight, group, order, n_w, n_g, n_o)
-        return cls(kind="items", outcome=y, weight=w, left=left, right=right, group=g, order=o)
+        return table
 
     @classmethod
     def from_features(cls, features, outcome, weight=None, group=None, order=None, *, feature_names=None,

@@ -71,11 +71,20 @@ class SparseRowsDesign:
         return jnp.zeros(self.p, self.vals.dtype).at[self.cols].add(self.vals * r[:, None])
 
     def gram(self, d):
-        # Every row adds d_i x_i x_i^T: r^2 entries per row, summed into the flattened (p, p)
-        # matrix by one segment sum (faster on CPU than a 2-D scatter), no dense (m, p) matrix.
-        outer = d[:, None, None] * self.vals[:, :, None] * self.vals[:, None, :]
-        flat = self.cols[:, :, None] * self.p + self.cols[:, None, :]
-        return jax.ops.segment_sum(outer.reshape(-1), flat.reshape(-1), self.p * self.p).reshape(self.p, self.p)
+        # Every row adds d_i x_i x_i^T. The diagonal goes into a length-p vector and only the
+        # upper off-diagonal pairs (j < l) into the flattened (p, p) matrix, which is then
+        # symmetrised: half the scattered entries, and for item-level cells sorted by (left,
+        # right) the scatter walks memory in order. No dense (m, p) matrix is formed.
+        p, width = self.p, self.cols.shape[1]
+        diag = jnp.zeros(p, self.vals.dtype).at[self.cols].add(d[:, None] * self.vals**2)
+        H = jnp.diag(diag)
+        if width > 1:
+            j, l = np.triu_indices(width, 1)
+            off = d[:, None] * self.vals[:, j] * self.vals[:, l]
+            flat = self.cols[:, j] * p + self.cols[:, l]
+            upper = jax.ops.segment_sum(off.reshape(-1), flat.reshape(-1), p * p).reshape(p, p)
+            H = H + upper + upper.T
+        return H
 
     def group_sums(self, r, g, n_groups):
         out = jnp.zeros((n_groups, self.p), self.vals.dtype)

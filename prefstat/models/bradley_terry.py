@@ -93,7 +93,12 @@ def fit_core(design, W, WY, penalty, beta0, gtol=1e-12, max_iter=100, solver="ne
     if solver == "newton":
         return newton(value, vgh, beta0, gscale=jnp.sum(W), gtol=gtol, max_iter=max_iter)
     res = lbfgs(value, beta0, gscale=jnp.sum(W), gtol=gtol, max_iter=max_iter)
-    return res._replace(hess=vgh(res.x)[2])
+    # One Newton step with the information that the standard errors need anyway: from
+    # L-BFGS's ~1e-8 accuracy it lands at Newton accuracy (quadratic convergence).
+    f, g, H = vgh(res.x)
+    step = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(H, lower=True), g)
+    converged = res.converged & (jnp.dot(g, step) <= 1e-12 * jnp.sum(W))
+    return res._replace(x=res.x - step, grad=g, hess=H, converged=converged)
 
 
 @jax.jit
@@ -153,21 +158,43 @@ def item_transform(k: int, ref: int, penalised: bool, has_order: bool, centre: b
     is 0. The order effect, if any, is carried through unchanged.
     """
     keep = np.ones(k, bool) if penalised else (np.arange(k) != ref)
-    P = np.eye(k)[:, keep]
-    A = (np.eye(k) - 1.0 / k) if centre else (np.eye(k) - np.outer(np.ones(k), np.eye(k)[ref]))
+    A = np.eye(k)
+    if centre:
+        A -= 1.0 / k
+    else:
+        A[:, ref] -= 1.0
     free = int(keep.sum())
     T = np.zeros((k + has_order, free + has_order))
-    T[:k, :free] = A @ P
+    T[:k, :free] = A[:, keep]  # A @ P, with P the identity without the reference column
     if has_order:
         T[k, free] = 1.0
     return T
 
 
+def item_reparametrize(cov: np.ndarray, k: int, ref: int, penalised: bool, has_order: bool,
+                       centre: bool) -> np.ndarray:
+    """``T V T^T`` for ``T = item_transform(...)`` in O(k^2) instead of dense products."""
+    keep = np.ones(k, bool) if penalised else (np.arange(k) != ref)
+    idx = np.r_[np.flatnonzero(keep), [k] if has_order else []].astype(int)
+    full = np.zeros((k + has_order, k + has_order))
+    full[np.ix_(idx, idx)] = cov
+    ab, cross = full[:k, :k], full[:k, k:]
+    if centre:
+        ab = ab - ab.mean(axis=0) - ab.mean(axis=1)[:, None] + ab.mean()
+        cross = cross - cross.mean(axis=0)
+    else:
+        ab = ab - ab[ref] - ab[:, [ref]] + ab[ref, ref]
+        cross = cross - cross[ref]
+    full[:k, :k], full[:k, k:], full[k:, :k] = ab, cross, cross.T
+    return full
+
+
 def _bucket(m: int) -> int:
-    """Padded cell count: powers of two up to 2^16, then multiples of 2^14 (fewer recompiles)."""
+    """Padded cell count: powers of two up to 2^16 (fewer recompiles across small fits); larger
+    problems are not padded, since one compile is cheap next to copying a large design."""
     if m <= 1 << 16:
         return max(64, 1 << (m - 1).bit_length())
-    return -(-m // (1 << 14)) * (1 << 14)
+    return m
 
 
 @dataclass
@@ -185,19 +212,22 @@ class _Problem:
     group: np.ndarray | None = None
     n_groups: int = 0
     atoms: tuple | None = None  # (cell index, y, weight) of distinct (cell, outcome) rows, for the bootstrap
+    reparam: object = None  # fast T V T^T (None: T is the identity or small)
     loglik_saturated: float = 0.0
 
 
 def _pad(arr, m, value=0):
+    if m == arr.shape[0]:
+        return arr
     pad = [(0, m - arr.shape[0])] + [(0, 0)] * (arr.ndim - 1)
     return np.pad(arr, pad, constant_values=value)
 
 
 def _row_entropy(y, w) -> float:
-    """sum_i w_i [y log y + (1-y) log(1-y)]: the saturated log-likelihood of the rows."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = np.where((y > 0) & (y < 1), y * np.log(y) + (1 - y) * np.log1p(-y), 0.0)
-    return float(np.sum(w * h))
+    """sum_i w_i [y log y + (1-y) log(1-y)]: the saturated log-likelihood of the rows (0 for y in {0, 1})."""
+    soft = (y > 0) & (y < 1)
+    ys = y[soft]
+    return float(np.sum(w[soft] * (ys * np.log(ys) + (1 - ys) * np.log1p(-ys))))
 
 
 class BradleyTerry(ClassifierMixin, BaseEstimator):
@@ -229,8 +259,10 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
     random_state : int or None
         Seed of the bootstrap draws.
     solver : {"auto", "newton", "lbfgs"}, default "auto"
-        Damped Newton (exact, quadratic convergence) when there are at most
-        2000 parameters, else L-BFGS followed by one information evaluation.
+        Damped Newton (quadratic convergence) for item-level and sparse designs
+        with at most 2000 parameters; L-BFGS followed by one Newton step (with
+        the information the standard errors need anyway) for more parameters
+        or tall dense designs (n * d > 5e6).
     tol : float or None
         Newton stops when the Newton decrement ``g^T H^-1 g <= tol^2 * total
         weight`` (scale invariant; default 1e-12); L-BFGS when ``max|g| <= tol
@@ -257,10 +289,15 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.max_iter = max_iter
 
-    def _solver_options(self, n_params: int) -> dict:
+    def _solver_options(self, design) -> dict:
         if self.solver not in ("auto", "newton", "lbfgs"):
             raise ValueError(f"solver must be 'auto', 'newton' or 'lbfgs'; got {self.solver!r}.")
-        solver = self.solver if self.solver != "auto" else ("newton" if n_params <= 2000 else "lbfgs")
+        # A dense Hessian costs n p^2 per Newton step; for tall dense designs a gradient costs
+        # only n p, so L-BFGS (plus one Newton step at the end) is cheaper. Item-level and
+        # sparse designs build their Hessian in O(nnz) and keep Newton up to 2000 parameters.
+        tall_dense = isinstance(design, DenseDesign) and design.X.shape[0] * design.p > 5_000_000
+        newton_ok = design.p <= 2000 and not tall_dense
+        solver = self.solver if self.solver != "auto" else ("newton" if newton_ok else "lbfgs")
         newton_ = solver == "newton"
         tol = self.tol if self.tol is not None else (1e-12 if newton_ else 1e-10)
         max_iter = self.max_iter if self.max_iter is not None else (100 if newton_ else 5000)
@@ -307,7 +344,7 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         return self._build_features(table, y, w, o, group_codes)
 
     def _build_items(self, table, y, w, o, group_codes) -> _Problem:
-        a, b, items = factorize_items(table.left, table.right)
+        a, b, items = table.item_codes
         k = items.size
         ref = 0
         if self.reference is not None:
@@ -337,6 +374,8 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         penalised = self.alpha > 0
         cols, vals = item_design(ca, cb, co, k, ref, penalised, np)
         T = item_transform(k, ref, penalised, co is not None, centre=self.reference is None)
+        reparam = partial(item_reparametrize, k=k, ref=ref, penalised=penalised, has_order=co is not None,
+                          centre=self.reference is None)
         free_items = k if penalised else k - 1
         p_free = T.shape[1]
         penalty = np.r_[np.full(free_items, float(self.alpha)), np.zeros(p_free - free_items)]
@@ -350,7 +389,7 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
             atoms = (akey[:, 0].astype(np.int64), akey[:, 1], np.bincount(arow.ravel(), w, akey.shape[0]))
         self.items_ = items
         return _Problem(design=design, W=_pad(W, mp), WY=_pad(WY, mp), WY2=_pad(WY2, mp), penalty=penalty,
-                        T=T, names=names, n_cells=m,
+                        T=T, names=names, n_cells=m, reparam=reparam,
                         group=None if cg is None else _pad(cg, mp),
                         n_groups=0 if cg is None else int(group_codes.max() + 1), atoms=atoms,
                         loglik_saturated=_row_entropy(y, w))
@@ -373,7 +412,7 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         atoms = (np.arange(n), y, w) if self.cov_type == "bootstrap" else None
         self.n_features_in_ = d
         return _Problem(design=design, W=_pad(w, mp), WY=_pad(w * y, mp), WY2=_pad(w * y * y, mp),
-                        penalty=penalty, T=np.eye(p), names=names, n_cells=n,
+                        penalty=penalty, T=np.eye(p), names=names, n_cells=n, reparam=lambda cov: cov,
                         group=None if group_codes is None else _pad(group_codes, mp),
                         n_groups=0 if group_codes is None else int(group_codes.max() + 1), atoms=atoms,
                         loglik_saturated=_row_entropy(y, w))
@@ -395,7 +434,7 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         prob = self._build(table)
         self.kind_ = table.kind
         W, WY, penalty = (jnp.asarray(v) for v in (prob.W, prob.WY, prob.penalty))
-        self._opts = self._solver_options(prob.design.p)
+        self._opts = self._solver_options(prob.design)
         res = fit_core(prob.design, W, WY, penalty, jnp.zeros(prob.design.p), **self._opts)
         beta = np.asarray(res.x)
         eta = np.asarray(prob.design.matvec(res.x))
@@ -410,7 +449,7 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
                                                     prob.n_groups))
         nobs = float(np.sum(prob.W))
         draws = self._bootstrap(prob, res.x) @ prob.T.T if self.cov_type == "bootstrap" else None
-        inference = Inference(bread=np.asarray(res.hess), T=prob.T, n_obs=nobs, meat=meat,
+        inference = Inference(bread=np.asarray(res.hess), T=prob.T, n_obs=nobs, meat=meat, reparam=prob.reparam,
                               group_scores=group_scores, draws=draws)
         cov_all = inference.cov(self.cov_type)
         if not np.all(np.isfinite(cov_all)):
