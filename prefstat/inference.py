@@ -22,6 +22,7 @@ small-sample factor is the one statsmodels applies by default
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import jax.numpy as jnp
 import numpy as np
@@ -130,7 +131,9 @@ class Inference:
     """Covariance of a fitted Z-estimator in its reporting parametrisation.
 
     ``T`` maps the free (fitted) parameters to the reported ones; ``draws``
-    are bootstrap draws already in the reported parametrisation.
+    are bootstrap draws already in the reported parametrisation. ``reparam``,
+    when given, computes ``T V T^T`` from ``V`` more cheaply than the dense
+    products (e.g. padding and centring item abilities in O(k^2)).
     """
 
     bread: np.ndarray
@@ -139,22 +142,68 @@ class Inference:
     meat: np.ndarray | None = None
     group_scores: np.ndarray | None = None
     draws: np.ndarray | None = None
+    reparam: Callable | None = None
+
+    def _reported(self, cov):
+        return self.reparam(np.asarray(cov)) if self.reparam is not None else reparametrize(self.T, cov)
 
     @x64
     def cov(self, cov_type: str) -> np.ndarray:
         if cov_type == "model":
-            cov = reparametrize(self.T, model_cov(self.bread))
+            cov = self._reported(model_cov(self.bread))
         elif cov_type == "robust":
-            cov = reparametrize(self.T, sandwich_cov(self.bread, self.meat))
+            cov = self._reported(sandwich_cov(self.bread, self.meat))
         elif cov_type == "cluster":
             if self.group_scores is None:
                 raise ValueError("cov_type='cluster' needs groups: pass groups= to fit (or a table with a group column).")
             if self.n_obs <= self.T.shape[1]:
                 raise ValueError(f"the cluster correction needs more observations ({self.n_obs:g}) than "
                                  f"parameters ({self.T.shape[1]}).")
-            cov = reparametrize(self.T, cluster_cov(self.bread, self.group_scores, self.n_obs))
+            cov = self._reported(cluster_cov(self.bread, self.group_scores, self.n_obs))
         elif cov_type == "bootstrap":
             cov = bootstrap_cov(self.draws)
         else:
             raise ValueError(f"cov_type must be one of {COV_TYPES}; got {cov_type!r}.")
         return np.asarray(cov, np.float64)
+
+
+# ---------------------------------------------------------------------------- subsampling
+# Non-regular estimators (the cube-root sign estimator) get their intervals from subsampling
+# (Politis & Romano 1994; Politis, Romano & Wolf 1999): refit on B subsamples of size m drawn
+# WITHOUT replacement; the law of tau_m (theta_m - theta_n) estimates that of tau_n (theta_n - theta)
+# whenever tau_n (theta_n - theta) has a continuous limit law, m -> infinity and m / n -> 0. With
+# tau_n = n^rate, the quantiles of the subsample deviations are rescaled by (m / n)^rate. (The naive
+# bootstrap, m = n with replacement, is inconsistent at the cube-root rate: Abrevaya & Huang 2005.)
+__all__ += ["subsample_size", "subsample_indices", "subsampling_radius"]
+
+
+def subsample_size(n: int, exponent: float = 2.0 / 3.0) -> int:
+    """Subsample size rule ``m = ceil(n^exponent)``, kept in ``[2, n - 1]``.
+
+    The default 2/3 is the rule for cube-root estimators (METHODS.md section 2):
+    m grows and m/n = n^(-1/3) vanishes, as subsampling requires.
+    """
+    if n < 3:
+        raise ValueError(f"subsampling needs at least 3 observations; got {n}.")
+    return int(min(max(np.ceil(n**exponent), 2), n - 1))
+
+
+def subsample_indices(rng: np.random.Generator, n: int, m: int, n_subsamples: int) -> np.ndarray:
+    """(n_subsamples, m) indices into ``range(n)``: each row a subsample drawn without replacement."""
+    return np.stack([rng.choice(n, size=m, replace=False) for _ in range(n_subsamples)])
+
+
+def subsampling_radius(distances, n: float, m: float, level: float = 0.95, rate: float = 1.0 / 3.0):
+    """Radius ``(m/n)^rate * q_level(d_j)`` of a symmetric confidence region around the estimate.
+
+    ``distances`` are d(theta_m^(j), theta_n) >= 0 for the B subsample estimates:
+    a (B,) array (e.g. angles: the radius of a ball or cone) or a (B, k) array of
+    absolute deviations per coordinate (one radius per column: symmetric
+    intervals ``theta_n -+ radius``). Symmetric rather than equal-tailed: the
+    equal-tailed interval reflects the subsample deviations, so a finite-sample
+    bias that shrinks faster than the n^-rate spread (as the maximum score
+    estimator's does) is over-corrected. jax.numpy: traceable, so simulation
+    cores call it inside ``vmap``.
+    """
+    _z(level)
+    return (m / n) ** rate * jnp.quantile(jnp.asarray(distances), level, axis=0)
