@@ -590,6 +590,8 @@ def main(argv=None) -> int:
                     help="write the section of benchmarks/RESULTS.md (default: yes unless --quick)")
     ap.add_argument("--no-write", dest="write", action="store_false")
     ap.add_argument("--results", type=Path, default=RESULTS, help="results file (default benchmarks/RESULTS.md)")
+    ap.add_argument("--skip", default="", help="comma-separated peers to leave out: choix_opt, statsmodels, "
+                    "arena, choix_ilsr, sklearn (e.g. the slow ones for a short re-measurement)")
     ap.add_argument("--profile", action="store_true", help="also print a cProfile of one warm prefstat fit per dataset")
     args = ap.parse_args(argv)
     global MODE
@@ -601,6 +603,10 @@ def main(argv=None) -> int:
         ap.error(f"--only takes A, B and/or C; got {bad}")
     if args.repeats < 1:
         ap.error("--repeats must be >= 1")
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    unknown = skip - {"choix_opt", "statsmodels", "arena", "choix_ilsr", "sklearn"}
+    if unknown:
+        ap.error(f"--skip takes choix_opt, statsmodels, arena, choix_ilsr, sklearn; got {sorted(unknown)}")
 
     started = _dt.datetime.now().astimezone()
     t_start = time.perf_counter()
@@ -640,16 +646,20 @@ def main(argv=None) -> int:
         add(run_prefstat(ds, "robust", args.repeats))
         add(run_prefstat(ds, "model", args.repeats))
         if ds.kind == "items":
-            add(run_choix_ilsr(ds, args.repeats))
-            add(run_choix_opt(ds, args.repeats))
-        add(run_statsmodels(ds, args.repeats))
-        add(run_sklearn(ds, args.repeats))
+            if "choix_ilsr" not in skip:
+                add(run_choix_ilsr(ds, args.repeats))
+            if "choix_opt" not in skip:
+                add(run_choix_opt(ds, args.repeats))
+        if "statsmodels" not in skip:
+            add(run_statsmodels(ds, args.repeats))
+        if "sklearn" not in skip:
+            add(run_sklearn(ds, args.repeats))
         if args.profile:
             profiles[name] = profile_prefstat(ds)
 
     # arena-rank last: importing it flips jax_enable_x64 globally for the rest of the process.
     for name, ds in datasets.items():
-        if ds.kind == "items":
+        if ds.kind == "items" and "arena" not in skip:
             print(f"[{ds.label}] arena-rank", flush=True)
             add(run_arena(ds, args.repeats))
     if any(r.tool.startswith("arena") and r.status == "ok" for r in results):
