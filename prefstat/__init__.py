@@ -9,7 +9,9 @@ JAX configuration (see :mod:`prefstat._x64`).
 """
 from . import datasets
 from .data import ComparisonTable
-from .models import BradleyTerry
+from .models import BradleyTerry, DebiasedBradleyTerry
+from .models import LatentClassBT, SignEstimator
 
-__all__ = ["BradleyTerry", "ComparisonTable", "datasets"]
+__all__ = ["BradleyTerry", "DebiasedBradleyTerry", "ComparisonTable", "datasets"]
+__all__ += ["LatentClassBT", "SignEstimator"]
 __version__ = "0.1.0"

@@ -18,6 +18,7 @@ estimator class with ``fit`` / ``coef_`` / ``stderr_``.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -26,10 +27,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..design import DenseDesign, SparseRowsDesign
-from ..inference import model_cov, reparametrize, sandwich_cov
+from ..inference import model_cov, reparametrize, sandwich_cov, subsample_size
 from ..models.bradley_terry import _robust_meat, fit_core, item_design, item_transform
+from ..models.debiased import fit_core as debiased_core
+from ..models.latent_class import fit_core as latent_class_core
+from ..models.sign import exact_core as sign_exact_core
+from ..models.sign import fit_core as sign_fit_core
+from ..models.sign import subsampling_cone
 
-__all__ = ["BTSim", "LoopSim", "resolve_truth"]
+__all__ = ["BTSim", "LoopSim", "DebiasedSim", "JudgeBaselineSim", "observed_oracle_bt", "resolve_truth"]
 
 
 def resolve_truth(process, truth) -> np.ndarray:
@@ -118,3 +124,221 @@ class LoopSim:
 def vmapped(estimator, process):
     """``jit(vmap(core))`` of a simulation estimator for one process."""
     return jax.jit(jax.vmap(lambda data: estimator.core(process, data)))
+
+
+# ---------------------------------------------------------------------------- AI-judge correction
+# Adapters for two-sample processes (BiasedJudge: data keys Z, y (NaN on pool rows), ai_label,
+# is_human, w_true, g); run them with Study(..., pool_ratio=...). The truth is the oracle BT fit
+# on the pool law.
+#
+# In BiasedJudge the judge label A and the human label Z are independent given z, so once the BT
+# model sees all of z, A carries no information about the individual human label and power tuning
+# has nothing to gain (its lambda tends to 0). Real judges read the content, which the features
+# summarise only in part. ``hidden`` models that: the last ``hidden`` coordinates of z drive both
+# the humans and the judge but are withheld from the fitted model, which uses the first
+# d - hidden columns. The target is then the oracle BT fit on the observed columns, which
+# :func:`observed_oracle_bt` computes exactly for the probit link.
+
+
+def observed_oracle_bt(process, hidden: int) -> np.ndarray:
+    """Oracle BT on the first d - hidden features of a probit :class:`BiasedJudge` with hidden coordinates.
+
+    With z_h ~ N(0, s^2 I) independent of the observed z_o in both samples and no disagreement along
+    z_h, E[Phi(b_o^T z_o + b_h^T z_h) | z_o] = Phi(b_o^T z_o / c), c = sqrt(1 + s^2 ||b_h||^2) (a normal
+    mixture of probits is a probit), and likewise for beta +- delta. So the humans' preference given
+    the observed features is that of a BiasedJudge with (beta_o, delta_o) / c on d - hidden features,
+    whose exact ``oracle_bt`` is the target.
+    """
+    if hidden == 0:
+        return np.asarray(process.oracle_bt)
+    d = process.d
+    if process.link != "probit" or not 0 < hidden < d:
+        raise ValueError("hidden features need the probit link and 0 < hidden < d.")
+    h = slice(d - hidden, d)
+    if any(np.asarray(v)[h].any() for v in (process.pool_mean, process.human_mean, process.disagreement)):
+        raise ValueError("hidden coordinates must have mean 0 in both samples and no disagreement.")
+    beta, delta = np.asarray(process.beta_true), np.asarray(process.disagreement)
+    c = np.sqrt(1.0 + process.z_scale**2 * np.sum(beta[h] ** 2))
+    o = slice(0, d - hidden)
+    reduced = dataclasses.replace(
+        process, beta_true=tuple(beta[o] / c), disagreement=tuple(delta[o] / c),
+        pool_mean=tuple(process.pool_mean[o]), human_mean=tuple(process.human_mean[o]), tilt=0.0, tilt_feature=0)
+    return np.asarray(reduced.oracle_bt)
+
+
+def _observed(data, hidden: int):
+    Z = data["Z"]
+    return Z[:, : Z.shape[1] - hidden]
+
+
+@dataclass(frozen=True)
+class DebiasedSim:
+    """:class:`prefstat.DebiasedBradleyTerry`'s pure core (``fit_core``) on a stacked two-sample table.
+
+    ``lam``: "auto" (PPI++), or a number in [0, 1] (1: DDPO correction; 0: human-only).
+    ``weights``: "none" (every density ratio 1: no shift assumed; under a real shift this is the
+    negative control), "known" (the process's true ratio ``w_true``), or "classifier" (the built-in
+    cross-fitted logistic regression on (1, z), folds by row index mod ``n_folds``, which is
+    stratified by sample because the rows are i.i.d. within each sample). ``hidden``: number of
+    trailing coordinates of z withheld from the model (see :func:`observed_oracle_bt`).
+    """
+
+    name: str = "PPI++"
+    lam: float | str = "auto"
+    weights: str = "none"
+    n_folds: int = 5
+    hidden: int = 0
+    compare: str = "coef"
+
+    def truth(self, process) -> np.ndarray:
+        return observed_oracle_bt(process, self.hidden)
+
+    def core(self, process, data):
+        if self.weights not in ("none", "known", "classifier"):
+            raise ValueError(f"weights must be 'none', 'known' or 'classifier'; got {self.weights!r}.")
+        Z = _observed(data, self.hidden)
+        m = Z.shape[0]
+        w = jnp.where(data["is_human"], data["w_true"], 1.0) if self.weights == "known" else jnp.ones(m)
+        n_folds = self.n_folds if self.weights == "classifier" else 0
+        F = jnp.column_stack([jnp.ones(m), Z]) if n_folds else jnp.zeros((m, 0))
+        res = debiased_core(DenseDesign(X=Z), jnp.nan_to_num(data["y"]), data["ai_label"], data["is_human"],
+                            jnp.ones(m), w, 0.0 if self.lam == "auto" else float(self.lam), F,
+                            jnp.arange(m) % max(n_folds, 1), tune=self.lam == "auto",
+                            pooled_tuning=self.weights == "none", n_folds=n_folds)
+        return {"estimate": res.theta, "stderr": jnp.sqrt(jnp.diag(res.cov)),
+                "converged": res.converged & res.ratio_converged}
+
+    fit = None
+
+
+@dataclass(frozen=True)
+class JudgeBaselineSim:
+    """Baselines on a two-sample table, each a Bradley-Terry fit (``fit_core``) with robust (HC0) SEs.
+
+    ``kind``: "ai-only" (pool rows, judge labels: consistent for the judge, not the humans);
+    "naive" (every row, the human label where there is one, else the judge's); "oracle" (pool
+    rows with the humans' preference probability g(z) as a soft label: simulation only, since g
+    is unknown in practice; without label noise its spread is a floor, smaller than that of a
+    human-labelled pool of the same size). ``hidden`` as in :class:`DebiasedSim`.
+    """
+
+    name: str = "AI-only"
+    kind: str = "ai-only"
+    hidden: int = 0
+    compare: str = "coef"
+
+    def truth(self, process) -> np.ndarray:
+        return observed_oracle_bt(process, self.hidden)
+
+    def core(self, process, data):
+        human = data["is_human"]
+        Z = _observed(data, self.hidden)
+        pool = (~human).astype(Z.dtype)
+        if self.kind == "ai-only":
+            W, y = pool, data["ai_label"]
+        elif self.kind == "naive":
+            W, y = jnp.ones_like(pool), jnp.where(human, data["y"], data["ai_label"])
+        elif self.kind == "oracle":
+            W, y = pool, data["g"]
+        else:
+            raise ValueError(f"kind must be 'ai-only', 'naive' or 'oracle'; got {self.kind!r}.")
+        design = DenseDesign(X=Z)
+        WY = W * y
+        res = fit_core(design, W, WY, jnp.zeros(design.p), jnp.zeros(design.p))
+        cov = sandwich_cov(res.hess, _robust_meat(design, W, WY, WY * y, res.x))
+        return {"estimate": res.x, "stderr": jnp.sqrt(jnp.diag(cov)), "converged": res.converged}
+
+    fit = None
+
+
+__all__ += ["SignSim"]
+
+
+@dataclass(frozen=True)
+class SignSim:
+    """Sign estimator (:func:`prefstat.models.sign.fit_core`, the core of :class:`prefstat.SignEstimator`).
+
+    Compared as a direction with ``truth_attr`` (``"direction"``: beta_bar /
+    ||beta_bar||; ``"sign_limit"`` for the negative control). ``method`` is
+    ``"smoothed"`` or ``"exact"`` (d <= 2). The random starts use the fixed key
+    ``seed`` in every replication (they only steer the optimiser; the data
+    differ). With ``n_subsamples > 0`` the core also returns ``cone_radius``
+    (degrees) and ``intervals`` (d, 2) at ``level`` from subsamples of size
+    m = ceil(n^(2/3)), exactly as ``SignEstimator.conf_cone`` / ``conf_int``
+    (the subsample index sets are drawn in JAX from ``seed``).
+    """
+
+    name: str = "sign"
+    method: str = "smoothed"
+    n_starts: int = 3
+    n_bandwidths: int = 6
+    tol: float = 1e-5
+    max_iter: int = 200
+    n_subsamples: int = 0
+    level: float = 0.95
+    seed: int = 0
+    truth_attr: str | Callable = "direction"
+    compare: str = "direction"
+
+    def truth(self, process) -> np.ndarray:
+        return resolve_truth(process, self.truth_attr)
+
+    def _fit(self, Z, y, key):
+        w = jnp.ones_like(y)
+        if self.method == "exact":
+            return sign_exact_core(Z, y, w)
+        return sign_fit_core(DenseDesign(X=Z), y, w, key, n_starts=self.n_starts, n_bandwidths=self.n_bandwidths,
+                             gtol=self.tol, max_iter=self.max_iter)
+
+    def core(self, process, data):
+        Z, y = data["Z"], data["y"]
+        key_fit, key_idx, key_sub = jax.random.split(jax.random.PRNGKey(self.seed), 3)
+        res = self._fit(Z, y, key_fit)
+        out = {"estimate": res.direction, "stderr": None, "converged": res.converged}
+        if self.n_subsamples:
+            n = y.shape[0]
+            m = subsample_size(n)
+            idx = jax.vmap(lambda k: jax.random.choice(k, n, (m,), replace=False))(
+                jax.random.split(key_idx, self.n_subsamples))
+            dirs = jax.vmap(lambda rows, k: self._fit(Z[rows], y[rows], k).direction)(
+                idx, jax.random.split(key_sub, self.n_subsamples))
+            out["cone_radius"], out["intervals"] = subsampling_cone(res.direction, dirs, n, m, self.level)
+        return out
+
+    fit = None
+
+
+__all__ += ["LatentClassSim"]
+
+
+@dataclass(frozen=True)
+class LatentClassSim:
+    """Latent-class BT by EM (:func:`prefstat.models.latent_class.fit_core`), compared as a direction.
+
+    The estimate is the direction of sum_k pi_k beta_k. User ids come from the
+    data's ``user`` column (:class:`HeterogeneousUsers`): with ``n_users=None``
+    every row has its own user, so the panel has length one and the model is the
+    cross-sectional latent-class logit. The EM starts use the fixed key ``seed``.
+    """
+
+    name: str = "LatentClassBT"
+    n_classes: int = 3
+    n_init: int = 4
+    tol: float = 1e-6
+    max_iter: int = 1000
+    seed: int = 0
+    truth_attr: str | Callable = "direction"
+    compare: str = "direction"
+
+    def truth(self, process) -> np.ndarray:
+        return resolve_truth(process, self.truth_attr)
+
+    def core(self, process, data):
+        Z, y = data["Z"], data["y"]
+        n_users = getattr(process, "n_users", None) or y.shape[0]
+        res = latent_class_core(DenseDesign(X=Z), y, jnp.ones_like(y), data["user"], jax.random.PRNGKey(self.seed),
+                                n_users=n_users, n_classes=self.n_classes, n_init=self.n_init, tol=self.tol,
+                                max_iter=self.max_iter)
+        return {"estimate": res.direction, "stderr": None, "converged": res.converged}
+
+    fit = None

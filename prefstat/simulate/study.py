@@ -67,10 +67,15 @@ class Study:
     grid : dict mapping process field names to lists of values (cells = product x sizes)
     level : confidence level of the reported intervals
     chunk : replications per vmapped call (default: bounded so one chunk holds ~2e7 numbers)
+    pool_ratio : for two-sample processes, whose ``sample(key, n, n_pool)`` takes a second size
+        (:class:`~prefstat.simulate.BiasedJudge`: n human rows and n_pool AI-labelled pool rows), the
+        second size is ``round(pool_ratio * n)``; ``n`` in the results is the first size. None (default):
+        ``sample(key, n)``.
     """
 
     def __init__(self, process, estimators: Sequence, sizes: Sequence[int], reps: int, seed: int = 0,
-                 grid: dict | None = None, level: float = 0.95, chunk: int | None = None):
+                 grid: dict | None = None, level: float = 0.95, chunk: int | None = None,
+                 pool_ratio: float | None = None):
         names = [e.name for e in estimators]
         if len(set(names)) != len(names):
             raise ValueError(f"estimator names must be unique; got {names}.")
@@ -84,6 +89,14 @@ class Study:
         self.grid = dict(grid or {})
         self.level = float(level)
         self.chunk = chunk
+        self.pool_ratio = pool_ratio
+
+    def sampler(self, process, n: int):
+        """``key -> process.sample(key, n)``, or ``(key, n, round(pool_ratio * n))`` for two-sample processes."""
+        if self.pool_ratio is None:
+            return lambda key: process.sample(key, n)
+        n_pool = int(round(self.pool_ratio * n))
+        return lambda key: process.sample(key, n, n_pool)
 
     def cells(self) -> list[Cell]:
         keys = list(self.grid)
@@ -143,8 +156,9 @@ def _cell_frame(study: Study, cell: Cell) -> pd.DataFrame:
     process = dataclasses.replace(study.process, **dict(cell.params)) if cell.params else study.process
     seed = int(np.random.SeedSequence([study.seed, cell.index]).generate_state(1)[0])
     keys = jax.random.split(jax.random.PRNGKey(seed), study.reps)
-    sample = jax.jit(jax.vmap(lambda k: process.sample(k, cell.n)))
-    chunk = study.chunk or max(1, min(study.reps, int(2e7 // (cell.n * _row_size(process, cell.n)))))
+    draw = study.sampler(process, cell.n)
+    sample = jax.jit(jax.vmap(draw))
+    chunk = study.chunk or max(1, min(study.reps, int(2e7 // _data_size(draw))))
     z_eval = None
     rows = []
     for est in study.estimators:
@@ -152,7 +166,7 @@ def _cell_frame(study: Study, cell: Cell) -> pd.DataFrame:
         if est.compare == "direction":
             truth = truth / np.linalg.norm(truth)
             if z_eval is None:
-                eval_data = process.sample(jax.random.PRNGKey(seed ^ 0x5EED), _EVAL_SIZE)
+                eval_data = study.sampler(process, _EVAL_SIZE)(jax.random.PRNGKey(seed ^ 0x5EED))
                 z_eval = np.asarray(eval_data["Z"]) if "Z" in eval_data else False
         out, runtime = _estimate(est, process, sample, keys, chunk)
         rows.append(_rows(est, cell, out, truth, runtime, study.level, z_eval))
@@ -163,9 +177,10 @@ def _cell_frame(study: Study, cell: Cell) -> pd.DataFrame:
     return frame
 
 
-def _row_size(process, n) -> int:
-    probe = jax.eval_shape(lambda k: process.sample(k, n), jax.random.PRNGKey(0))
-    return max(1, sum(int(np.prod(v.shape[1:])) if v.ndim > 1 else 1 for v in probe.values()))
+def _data_size(draw) -> int:
+    """Numbers in one sampled data set (all rows, all keys)."""
+    probe = jax.eval_shape(draw, jax.random.PRNGKey(0))
+    return max(1, sum(int(np.prod(v.shape)) for v in probe.values()))
 
 
 def _estimate(est, process, sample, keys, chunk):

@@ -1,0 +1,295 @@
+r"""Latent-class Bradley-Terry: a K-class mixture of BT models fitted by EM on panel data.
+
+The "panel" baseline of Aouad, El Gadarri, Farias (*The Sign Estimator*,
+arXiv 2510.23965; METHODS.md section 2): when every comparison carries the id of
+the user who answered it, model the users as K latent classes (Kamakura &
+Russell 1989; the latent-class logit). User u belongs to class k with
+probability :math:`\pi_k`, and then all of u's comparisons follow BT with
+weights :math:`\beta_k`:
+
+.. math::  L = \prod_u \sum_k \pi_k \prod_{i \in u}
+               \sigma(\beta_k^\top z_i)^{w_i y_i}\, (1 - \sigma(\beta_k^\top z_i))^{w_i (1 - y_i)}
+
+(ties enter as y = 1/2, half a win each, as in :class:`~prefstat.BradleyTerry`;
+weights are frequency weights). EM (Dempster, Laird & Rubin 1977):
+
+* E-step: posterior class probabilities of each user
+  :math:`r_{uk} \propto \pi_k \exp(\ell_{uk})`, :math:`\ell_{uk}` the BT
+  log-likelihood of u's rows under :math:`\beta_k` (computed in log space);
+* M-step: :math:`\pi_k = \text{mean}_u\, r_{uk}` over users with rows, and
+  :math:`\beta_k` = the BT fit with row weights :math:`w_i r_{u(i) k}` (the
+  shared damped Newton of :func:`prefstat.models.bradley_terry.fit_core`,
+  warm-started; an optional L2 penalty keeps a class that captures a separable
+  subset finite).
+
+EM stops when the log-likelihood changes by less than ``tol`` times its size;
+``n_init`` random starts (BT fit plus Gaussian perturbations of its size) are
+run and the one with the highest likelihood is kept. The population-average
+utility is :math:`\bar\beta = \sum_k \pi_k \beta_k` (``coef_``) and its direction
+is ``direction_``, the quantity the sign estimator targets without user ids.
+When users answer only once (``groups`` all distinct) the model is the
+cross-sectional latent-class logit: identified only through the logistic shape,
+and with a continuous heterogeneity it is misspecified for any K.
+"""
+from __future__ import annotations
+
+import functools
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._x64 import x64
+from ..data import ComparisonTable
+from ..design import DenseDesign, SparseRowsDesign, sparse_rows_from_scipy
+from .bradley_terry import _DIVERGED_ETA, _bucket, _pad
+from .bradley_terry import fit_core as bt_fit_core
+from .sign import DirectionMixin
+
+__all__ = ["LatentClassBT", "LatentClassResult", "fit_core"]
+
+
+class LatentClassResult(NamedTuple):
+    weights: jax.Array  # (K,) class probabilities pi
+    coef: jax.Array  # (K, d) class BT weights beta_k
+    mean_coef: jax.Array  # (d,) sum_k pi_k beta_k
+    direction: jax.Array  # (d,) mean_coef / |mean_coef|
+    responsibilities: jax.Array  # (n_users, K) posterior class probabilities
+    loglik: jax.Array
+    n_iter: jax.Array
+    converged: jax.Array
+
+
+def _user_loglik(design, y, w, user, n_users, coef):
+    """(n_users, K) BT log-likelihood of each user's rows under each class."""
+    eta = jax.vmap(design.matvec)(coef)  # (K, n)
+    rows = w * (y * eta - jax.nn.softplus(eta))
+    return jax.ops.segment_sum(rows.T, user, num_segments=n_users), eta
+
+
+def _em(design, y, w, user, present, n_users, coef, weights, penalty, tol, max_iter, newton_iter):
+    """EM from (coef, weights); returns a LatentClassResult (responsibilities at the end point)."""
+    n_present = jnp.sum(present)
+
+    def e_step(coef, weights):
+        ll, eta = _user_loglik(design, y, w, user, n_users, coef)
+        joint = jnp.log(weights) + ll
+        total = jax.scipy.special.logsumexp(joint, axis=1)
+        # users without rows have ll = 0, so their total is log(sum pi) = 0: they add nothing
+        return jnp.exp(joint - total[:, None]), jnp.sum(total), eta
+
+    def m_step(coef, resp):
+        weights = jnp.sum(jnp.where(present[:, None], resp, 0.0), axis=0) / n_present
+        W = w[None, :] * resp[user].T  # (K, n)
+
+        def fit(beta, Wk):
+            return bt_fit_core(design, Wk, Wk * y, penalty, beta, max_iter=newton_iter).x
+
+        return jax.vmap(fit)(coef, W), weights
+
+    def cond(state):
+        _, _, _, _, ll_old, ll, it = state
+        change = jnp.abs(ll - ll_old) <= tol * jnp.abs(ll)
+        return (it < max_iter) & ~change
+
+    def body(state):
+        coef, weights, resp, _, _, ll, it = state
+        coef, weights = m_step(coef, resp)
+        resp, ll_new, eta = e_step(coef, weights)
+        return coef, weights, resp, jnp.max(jnp.abs(eta)), ll, ll_new, it + 1
+
+    resp, ll, eta = e_step(coef, weights)
+    init = (coef, weights, resp, jnp.max(jnp.abs(eta)), -jnp.inf, ll, jnp.asarray(0, jnp.int32))
+    coef, weights, resp, eta_max, ll_old, ll, it = jax.lax.while_loop(cond, body, init)
+    mean = weights @ coef
+    # without a penalty, a class running off to infinity (separation) is not convergence; with one the
+    # estimate is finite and large linear predictors are legitimate
+    converged = (jnp.abs(ll - ll_old) <= tol * jnp.abs(ll)) & ((eta_max < _DIVERGED_ETA) | jnp.any(penalty > 0))
+    return LatentClassResult(weights=weights, coef=coef, mean_coef=mean, direction=mean / jnp.linalg.norm(mean),
+                             responsibilities=resp, loglik=ll, n_iter=it, converged=converged)
+
+
+@functools.lru_cache(maxsize=None)
+def _sequential_fit(n_users: int, n_classes: int, n_init: int, max_iter: int, newton_iter: int):
+    # Under vmap (simulation replications) the fits run one after another: EM needs very
+    # different iteration counts per data set, and batched while loops run all to the slowest.
+    @jax.custom_batching.sequential_vmap
+    def fit(design, y, w, user, key, alpha, tol):
+        p = design.p
+        penalty = jnp.full(p, alpha, y.dtype)
+        present = jax.ops.segment_sum(w, user, num_segments=n_users) > 0
+        pooled = bt_fit_core(design, w, w * y, penalty, jnp.zeros(p, y.dtype), max_iter=100).x
+        scale = jnp.linalg.norm(pooled) / jnp.sqrt(p)
+        starts = pooled + scale * jax.random.normal(key, (n_init, n_classes, p), dtype=y.dtype)
+        even = jnp.full(n_classes, 1.0 / n_classes, y.dtype)
+        runs = jax.lax.map(lambda coef: _em(design, y, w, user, present, n_users, coef, even, penalty, tol,
+                                            max_iter, newton_iter), starts)
+        # the best start by likelihood among those that converged (if none did, among all)
+        best = jnp.where(jnp.any(runs.converged), jnp.argmax(jnp.where(runs.converged, runs.loglik, -jnp.inf)),
+                         jnp.argmax(runs.loglik))
+        return jax.tree_util.tree_map(lambda a: a[best], runs)
+
+    return fit
+
+
+@partial(jax.jit, static_argnames=("n_users", "n_classes", "n_init", "max_iter", "newton_iter"))
+def fit_core(design, y, w, user, key, n_users: int, n_classes: int = 3, n_init: int = 4, alpha: float = 0.0,
+             tol: float = 1e-6, max_iter: int = 1000, newton_iter: int = 1) -> LatentClassResult:
+    """Latent-class BT by EM: a pure function (jit; vmap runs the batch sequentially).
+
+    ``design``: :mod:`prefstat.design` pytree of feature differences; ``y``
+    outcomes; ``w`` frequency weights (padding rows 0); ``user`` int codes in
+    ``[0, n_users)``; ``key`` seeds the ``n_init`` starts; ``alpha`` the L2
+    penalty per class; ``newton_iter`` damped-Newton steps per M-step (each
+    raises the expected complete-data likelihood, so the iteration is a
+    generalised EM and the likelihood never decreases; one step costs a third
+    of three and reaches the same fixed point). Trace under
+    ``prefstat._x64.x64_scope()``.
+    """
+    fit = _sequential_fit(n_users, n_classes, n_init, max_iter, newton_iter)
+    return fit(design, y, w, user, key, jnp.asarray(alpha, y.dtype), jnp.asarray(tol, y.dtype))
+
+
+class LatentClassBT(DirectionMixin, ClassifierMixin, BaseEstimator):
+    """K-class mixture of Bradley-Terry models fitted by EM when user ids are known.
+
+    Parameters
+    ----------
+    n_classes : int, default 3
+    n_init : int, default 4
+        EM starts; the one with the highest log-likelihood is kept.
+    alpha : float, default 0.0
+        L2 penalty ``alpha/2 ||beta_k||^2`` per class (needed only when a class
+        separates its users' outcomes perfectly).
+    tol : float, default 1e-6
+        Stop when the log-likelihood changes by less than ``tol * |loglik|``. With
+        one comparison per user the likelihood is nearly flat along a ridge and
+        EM keeps drifting along it slowly: a tighter tol costs many iterations
+        and can move the direction by degrees for a negligible likelihood gain.
+    max_iter : int, default 1000
+        EM iterations per start.
+    random_state : int or None
+        Seed of the starts.
+
+    Attributes
+    ----------
+    weights_ : (K,) class probabilities, largest first
+    class_coef_ : (K, d) BT weights of each class (same order)
+    coef_ : (d,) population-average utility sum_k pi_k beta_k
+    direction_ : (d,) coef_ / ||coef_||
+    users_ : user labels, in the row order of ``responsibilities_`` (n_users, K)
+    loglik_, n_iter_, converged_, n_features_in_
+    """
+
+    def __init__(self, n_classes=3, n_init=4, alpha=0.0, tol=1e-6, max_iter=1000, random_state=None):
+        self.n_classes = n_classes
+        self.n_init = n_init
+        self.alpha = alpha
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.sparse = True
+        return tags
+
+    def _check_params(self):
+        for name, low in (("n_classes", 1), ("n_init", 1), ("max_iter", 1)):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, np.integer)) and value >= low):
+                raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+        if not (np.isscalar(self.alpha) and np.isfinite(self.alpha) and self.alpha >= 0):
+            raise ValueError(f"alpha must be a finite number >= 0; got {self.alpha!r}.")
+        if not (np.isscalar(self.tol) and np.isfinite(self.tol) and self.tol > 0):
+            raise ValueError(f"tol must be a positive number; got {self.tol!r}.")
+
+    @x64
+    def fit(self, X, y=None, groups=None, sample_weight=None):
+        """Fit on feature differences ``X`` (n, d), outcomes ``y`` and user ids ``groups``.
+
+        ``groups`` (required): the id of the user who answered each row (the
+        table's group column when ``X`` is a :class:`~prefstat.ComparisonTable`).
+        Pass ``groups=np.arange(n)`` for one comparison per user.
+        """
+        self._check_params()
+        if isinstance(X, ComparisonTable):
+            if any(v is not None for v in (y, groups, sample_weight)):
+                raise ValueError("a ComparisonTable carries its own outcome, weights and groups; do not pass "
+                                 "y, groups or sample_weight with it.")
+            table = X
+        else:
+            table = ComparisonTable.from_arrays(X, y, sample_weight, groups, design="features")
+        if table.kind != "features":
+            raise ValueError("LatentClassBT needs feature differences (an (n, d) float array); got an "
+                             "item-level table.")
+        if table.group is None:
+            raise ValueError("LatentClassBT needs user ids: pass groups= (the user who answered each row; "
+                             "np.arange(n) if every comparison comes from a different user).")
+        Z, y, w = table.features, table.outcome, table.weight
+        n_rows, d = Z.shape
+        codes, users = pd.factorize(table.group)
+        n_users = len(users)
+        rows = _bucket(n_rows)
+        if hasattr(Z, "tocsr"):
+            cols, vals = sparse_rows_from_scipy(Z)
+            design = SparseRowsDesign(cols=jnp.asarray(_pad(cols, rows)), vals=jnp.asarray(_pad(vals, rows)), p=d)
+        else:
+            design = DenseDesign(X=jnp.asarray(_pad(np.asarray(Z, np.float64), rows)))
+        seed = np.random.default_rng(self.random_state).integers(2**63)
+        res = fit_core(design, jnp.asarray(_pad(y, rows)), jnp.asarray(_pad(w, rows)),
+                       jnp.asarray(_pad(codes, rows)), jax.random.PRNGKey(seed), n_users=n_users,
+                       n_classes=int(self.n_classes), n_init=int(self.n_init), alpha=float(self.alpha),
+                       tol=float(self.tol), max_iter=int(self.max_iter))
+        coef = np.asarray(res.coef, np.float64)
+        if not np.all(np.isfinite(coef)):
+            raise ValueError("EM produced non-finite class weights: a class separates its users' outcomes "
+                             "perfectly. Use fewer classes or an L2 penalty (alpha > 0).")
+        if not bool(res.converged):
+            eta = np.abs(np.asarray(Z @ coef.T)).max()
+            if eta >= _DIVERGED_ETA and self.alpha == 0:
+                raise ValueError("a latent class separates its users' outcomes perfectly (its BT weights run off "
+                                 "to infinity). Use fewer classes or an L2 penalty (alpha > 0).")
+            raise ValueError(f"EM did not converge in max_iter={self.max_iter} iterations from any of the "
+                             f"{self.n_init} starts; increase max_iter or loosen tol.")
+        order = np.argsort(-np.asarray(res.weights), kind="stable")
+        self.weights_ = np.asarray(res.weights, np.float64)[order]
+        self.class_coef_ = coef[order]
+        self.coef_ = np.asarray(res.mean_coef, np.float64)
+        self.direction_ = np.asarray(res.direction, np.float64)
+        self.responsibilities_ = np.asarray(res.responsibilities, np.float64)[:, order]
+        self.users_ = np.asarray(users)
+        self.loglik_ = float(res.loglik)
+        self.n_iter_ = int(res.n_iter)
+        self.converged_ = True
+        self.n_features_in_ = d
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def _features(self, X):
+        check_is_fitted(self, "coef_")
+        table = ComparisonTable.from_features(X, np.zeros(X.shape[0] if hasattr(X, "shape") else len(X)))
+        if table.features.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {table.features.shape[1]} features but the model was fitted on "
+                             f"{self.n_features_in_}.")
+        return table.features
+
+    def decision_function(self, X) -> np.ndarray:
+        """Population-average utility difference ``coef_^T z``."""
+        return np.asarray(self._features(X) @ self.coef_).ravel()
+
+    def predict_proba(self, X) -> np.ndarray:
+        """(n, 2): P(right preferred), P(left preferred) for a fresh user: sum_k pi_k sigma(beta_k^T z)."""
+        eta = np.asarray(self._features(X) @ self.class_coef_.T)
+        p = (1.0 / (1.0 + np.exp(-eta))) @ self.weights_
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        """1 where the population-average utility prefers the left option, else 0."""
+        return (self.decision_function(X) > 0).astype(int)
