@@ -10,7 +10,8 @@ sign estimator is consistent.
 Timed, from the (n, d) float array and the outcome vector to the fitted object:
 
 * ``SignEstimator(n_subsamples=0)``: the point estimate (BT start + 2 random starts,
-  6 bandwidth stages of L-BFGS); ``method="exact"`` for d = 2;
+  6 bandwidth stages of L-BFGS, Horowitz end bandwidth); for d = 2 also
+  ``method="exact"`` (the angular sweep);
 * ``SignEstimator(n_subsamples=200)``: the same plus subsampling inference
   (200 refits on m = ceil(n^(2/3)) comparisons), at the sizes listed in ``INFERENCE``;
 * ``BradleyTerry(design="features")``: the pooled BT fit with model-based SEs, for scale.
@@ -125,8 +126,8 @@ def section(rows, args, started, elapsed, load0, load1) -> str:
         "fresh user per comparison with beta_u = beta_bar + 3 xi e_1 (logistic noise; BT's limit is 15 degrees "
         "off for every d). *first call* includes JIT compilation (one per padded "
         "row count and configuration); *warm* is the median of the warm calls. The point estimate is "
-        "`SignEstimator(n_subsamples=0)` (exact angular sweep for d = 2, otherwise 3 starts x 6 bandwidth "
-        "stages of L-BFGS); *+ inference* adds the 200 subsample refits of `conf_cone`/`conf_int`. "
+        "`SignEstimator(n_subsamples=0)` (3 starts x 6 bandwidth "
+        "stages of L-BFGS, Horowitz end bandwidth h0 n^-1/5); *sign exact* is the angular sweep for d = 2; *+ inference* adds the 200 subsample refits of `conf_cone`/`conf_int`. "
         "BT (`BradleyTerry(design=\"features\")`, model-based SEs) is listed for scale: its angle is its "
         "inconsistency, which does not shrink with n.",
         "",
@@ -172,6 +173,8 @@ def main(argv=None) -> int:
         for n in sizes:
             Z, y, beta = simulate(n, d, args.seed)
             tools = [("sign", lambda: ps.SignEstimator(n_subsamples=0, random_state=0), "")]
+            if d == 2:
+                tools.append(("sign exact", lambda: ps.SignEstimator(method="exact", n_subsamples=0), "exact sweep"))
             if (n, d) in INFERENCE[mode]:
                 tools.append(("sign + inference", lambda: ps.SignEstimator(n_subsamples=200, random_state=0),
                               f"m = {subsample_size(n)}"))
@@ -179,8 +182,6 @@ def main(argv=None) -> int:
             for tool, make, notes in tools:
                 est, first, warm, n_warm = timed(make, Z, y, args.repeats)
                 direction = est.direction_ if hasattr(est, "direction_") else est.coef_
-                if tool.startswith("sign") and d == 2:
-                    notes = "; ".join(filter(None, ["exact sweep", notes]))
                 if tool == "sign + inference":
                     notes += f", 95% cone {est.conf_cone():.2f} deg"
                 rows.append(dict(n=n, d=d, tool=tool, first=first, warm=warm, n_warm=n_warm,

@@ -143,10 +143,10 @@ def test_contract_and_errors(panel):
 
 @pytest.mark.slow
 def test_heterogeneity_study_report(tmp_path):
-    # the built-in study end to end (tiny sizes): three estimators, the paper comparison, plots
+    # the built-in study end to end (tiny sizes): four estimators, the paper comparison, plots
     spec = get_study("heterogeneity")
     df = spec.build(sizes=[1000, 2000], reps=2, seed=0).run(progress=False)
-    assert set(df.estimator) == {"BT", "sign", "LatentClassBT"}
+    assert set(df.estimator) == {"BT", "sign", "sign (cube-root)", "LatentClassBT"}
     red = heterogeneity_reductions(df)
     assert np.allclose(red[red.estimator == "BT"][["angle_reduction", "disagreement_reduction"]], 0.0)
     text = write_report(spec, df, str(tmp_path))

@@ -49,9 +49,11 @@ def draw(process, seed: int, n: int, reps: int | None = None) -> dict:
 # ----------------------------------------------------------------------------- worked example
 def test_worked_example_bt_is_off_and_sign_is_close_at_80k():
     # BT converges to its KL projection, 15.0 degrees from beta_bar (exact, processes.py), with a
-    # root-n spread of ~0.4 degrees at n = 80k: "more than 10 degrees off" holds by > 10 spreads.
-    # The sign estimator's angle at n = 80k has mean 2.0 and sd 1.0 degrees (30 replications,
-    # max 3.7), so 5 degrees is 3 sd above the mean.
+    # root-n spread of 0.54 degrees at n = 80k (50 replications of the heterogeneity study): "more
+    # than 10 degrees off" holds in every replication by > 9 spreads. The sign estimator's angle at
+    # n = 80k (default, Horowitz end bandwidth) has mean 1.37 and sd 0.61 degrees (20 replications),
+    # METHODS.md's "about 1.5 degrees": the mean of 3 has standard error 0.35, so the acceptance
+    # bound of 5 degrees is 10 of them away and the bound of 3 degrees (METHODS' value doubled) 4.6.
     # Fitted score vs the true direction's on the same data: the fit should be at least as good and
     # may fall short only by the smoothing slack; the tolerance is 3 Monte-Carlo standard errors of
     # the paired difference, sqrt(sum_i D_i^2) / sum_i |c_i| with D_i the row-wise difference of
@@ -73,31 +75,46 @@ def test_worked_example_bt_is_off_and_sign_is_close_at_80k():
     print(f"BT {bt_angle}, sign {sign_angle}, score - truth's {fitted - truth} (se {se})")
     assert WORKED.bt_limit_angle > 14.5
     assert np.all(np.asarray(bt_angle) > 10.0)
-    assert np.all(np.asarray(sign_angle) < 5.0) and converged.all()
+    assert np.mean(sign_angle) < 3.0 and np.all(np.asarray(sign_angle) < 5.0) and converged.all()
     assert np.all(fitted >= truth - 3 * se)
 
 
 @pytest.mark.slow
 def test_cube_root_rate_and_bt_inconsistency():
-    # 40 replications at n = 20k and 320k. The angle has a coefficient of variation of 0.50
-    # (measured: sd/mean = 1.79/3.56 and 0.69/1.35), so log(mean angle) has standard error
-    # 0.5/sqrt(40) at each n and the log ratio sqrt(2) times that (0.11). The ratio must be within
-    # 3 standard errors of 16^(-1/3) and more than 3 away from the root-n ratio 16^(-1/2).
-    sign = Study(WORKED, [SignSim()], sizes=[20_000, 320_000], reps=40, seed=21).run(progress=False)
-    means = sign.groupby("n").angle_deg.mean()
-    cv = sign.groupby("n").angle_deg.std() / means
-    se = math.sqrt(np.sum(cv**2 / 40))
-    log_ratio = math.log(means[320_000] / means[20_000])
-    print(f"mean angles {means.to_dict()}, ratio {math.exp(log_ratio):.3f} (n^-1/3: {16 ** (-1 / 3):.3f})")
-    assert abs(log_ratio - math.log(16 ** (-1 / 3))) < 3 * se
-    assert log_ratio - math.log(16 ** (-1 / 2)) > 3 * se
-    # the consistency report: slope CI covers -1/3 and excludes -1/2 and 0
-    rep = diagnostics.consistency_report(sign, error="angle_deg").iloc[0]
-    print(rep.to_dict())
-    assert rep.slope_lower <= -1 / 3 <= rep.slope_upper
-    assert rep.slope_lower > -0.5 and not rep.inconsistent
-    # BT: the error does not shrink (flagged inconsistent) and sits at its 15-degree limit
-    # (spread ~0.4 degrees at 20k, so 1 degree is > 2 spreads for a mean of 10 replications)
+    # 40 replications at n = 20k and 320k. The angle has a coefficient of variation of about 0.5
+    # (measured, cube-root end point: sd/mean = 1.79/3.56 and 0.69/1.35; the test uses the observed
+    # ones), so log(mean angle) has standard error 0.5/sqrt(40) at each n and the log ratio sqrt(2)
+    # times that (0.12). The cube-root variant's ratio must be within 3 standard errors of 16^(-1/3)
+    # and more than 3 away from the root-n ratio 16^(-1/2); the Horowitz variant's (rate 2/5 for
+    # this smooth design) within 3 of 16^(-2/5). The two rates are 0.19 apart in log ratio, less than
+    # 3 standard errors, so the test does not claim to tell them apart; the level does differ.
+    # Measured (seed 21): cube-root 3.99 -> 1.64 degrees (ratio 0.411; 16^(-1/3) = 0.397), Horowitz
+    # 2.63 -> 0.88 (ratio 0.334; 16^(-2/5) = 0.330).
+    sign = Study(WORKED, [SignSim(name="sign (cube-root)", bandwidth="cube-root"), SignSim()],
+                 sizes=[20_000, 320_000], reps=40, seed=21).run(progress=False)
+    means = sign.groupby(["estimator", "n"]).angle_deg.mean()
+    cv = sign.groupby(["estimator", "n"]).angle_deg.std() / means
+    reports = diagnostics.consistency_report(sign, error="angle_deg").set_index("estimator")
+    for name, rate in (("sign (cube-root)", 1 / 3), ("sign", 2 / 5)):
+        se = math.sqrt(np.sum(cv[name] ** 2 / 40))
+        log_ratio = math.log(means[name, 320_000] / means[name, 20_000])
+        print(f"{name}: mean angles {means[name].to_dict()}, ratio {math.exp(log_ratio):.3f} "
+              f"(n^-{rate:.2f}: {16 ** -rate:.3f}), se {se:.3f}")
+        assert abs(log_ratio - math.log(16 ** -rate)) < 3 * se
+        # the consistency report: slope CI covers the rate and excludes 0
+        rep = reports.loc[name]
+        print(rep.to_dict())
+        assert rep.slope_lower <= -rate <= rep.slope_upper and not rep.inconsistent
+    cube = means["sign (cube-root)"]
+    se = math.sqrt(np.sum(cv["sign (cube-root)"] ** 2 / 40))
+    assert math.log(cube[320_000] / cube[20_000]) - math.log(16 ** (-1 / 2)) > 3 * se
+    assert reports.loc["sign (cube-root)"].slope_lower > -0.5
+    # the Horowitz end point is the more accurate of the two at both sizes (measured 23-39% lower
+    # mean angle; paired by common random numbers)
+    assert means["sign", 20_000] < means["sign (cube-root)", 20_000]
+    assert means["sign", 320_000] < means["sign (cube-root)", 320_000]
+    # BT: the error does not shrink (flagged inconsistent) and sits at its 15-degree limit (spread
+    # 0.9 degrees at n = 20k, so a mean of 10 replications has standard error 0.3: 1 degree is > 3)
     bt = Study(WORKED, [BT_DIRECTION], sizes=[20_000, 320_000], reps=10, seed=22).run(progress=False)
     rep_bt = diagnostics.consistency_report(bt, error="angle_deg").iloc[0]
     assert rep_bt.inconsistent
@@ -130,7 +147,8 @@ def test_exact_search_equals_brute_force():
         assert float(res.score) == pytest.approx(best, abs=1e-12)
         # the reported direction attains it
         c = w * (2 * y - 1)
-        assert 0.5 * (1 + np.sign(Z @ np.asarray(res.direction)) @ c / np.abs(c).sum()) == pytest.approx(best, abs=1e-12)
+        attained = 0.5 * (1 + np.sign(Z @ np.asarray(res.direction)) @ c / np.abs(c).sum())
+        assert attained == pytest.approx(best, abs=1e-12)
     # d = 1: the better of the two signs
     z = rng.normal(size=(50, 1))
     y = (z[:, 0] < 0.3).astype(float)
@@ -157,20 +175,24 @@ def test_smoothed_solution_scores_within_0002_of_exact_search_in_2d():
 
 # ----------------------------------------------------------------------------- controls
 def test_homogeneous_users_both_consistent_bt_more_efficient():
-    # No heterogeneity: BT is the (efficient) MLE and both target beta_bar. Measured with 16
-    # replications: mean angles BT 1.32 -> 0.63, sign 2.98 -> 2.01 degrees (n = 5k -> 20k); the
-    # angle's coefficient of variation is ~0.5, so a mean over 8 replications is within ~35% of
-    # its expectation at 2 standard errors, and the ratios below hold with that margin.
+    # No heterogeneity: BT is the (efficient) MLE and both target beta_bar. Measured with 48
+    # replications: mean angles BT 1.28 -> 0.59, sign 2.12 -> 1.22 degrees (n = 5k -> 20k; 3.21 ->
+    # 2.22 with the cube-root end point); variance ratio sign/BT 0.36 and 0.23. The angle's
+    # coefficient of variation is ~0.5, so a mean over 24 replications is within 20% of its
+    # expectation at 2 standard errors, and an estimated variance ratio (about 48 degrees of freedom
+    # on each side) within 60% of its value at 2 standard errors: the bounds below keep that margin.
     proc = HeterogeneousUsers((1.0, 1.0, 0.0), heterogeneity="none", z_scale=math.sqrt(2.0))
-    df = Study(proc, [BT_DIRECTION, SignSim()], sizes=[5000, 20_000], reps=8, seed=51).run(progress=False)
+    df = Study(proc, [BT_DIRECTION, SignSim()], sizes=[5000, 20_000], reps=24, seed=51).run(progress=False)
     mean = df.groupby(["estimator", "n"]).angle_deg.mean()
-    # both shrink by about their rates (1/2 for BT, 0.63 for sign), well below 1
+    print(mean.to_dict())
+    # both shrink by about their rates (1/2 for BT, 0.57 for sign), well below 1
     assert mean["BT", 20_000] / mean["BT", 5000] < 0.75
-    assert mean["sign", 20_000] / mean["sign", 5000] < 0.9
-    assert mean["BT", 20_000] < 1.5 and mean["sign", 20_000] < 4.0
-    # BT is more efficient: far fewer degrees of error, and a variance ratio below one half
+    assert mean["sign", 20_000] / mean["sign", 5000] < 0.8
+    assert mean["BT", 20_000] < 1.0 and mean["sign", 20_000] < 2.0
+    # BT is more efficient: fewer degrees of error, and a variance ratio well below one
     eff = diagnostics.efficiency_report(df, "BT")
-    assert np.all(eff[eff.estimator == "sign"].variance_ratio < 0.5)
+    print(eff)
+    assert np.all(eff[eff.estimator == "sign"].variance_ratio < 0.75)
     assert mean["BT", 5000] < mean["sign", 5000] and mean["BT", 20_000] < mean["sign", 20_000]
 
 
@@ -189,7 +211,8 @@ def test_skewed_heterogeneity_is_a_negative_control():
     assert all(angle_deg(b, proc.direction) > 20.0 for b in df.estimate)
     # without response noise the target is the median user's direction (z_scale = 10: 0.8 degrees apart)
     quiet = HeterogeneousUsers((1.0, 1.0, 0.0), heterogeneity="skewed", scale=3.0, contested_axis=1, z_scale=10.0)
-    assert angle_deg(quiet.sign_limit, quiet.median_direction) < 1.0 < 35.0 < angle_deg(quiet.sign_limit, quiet.direction)
+    assert angle_deg(quiet.sign_limit, quiet.median_direction) < 1.0
+    assert angle_deg(quiet.sign_limit, quiet.direction) > 35.0
 
 
 # ----------------------------------------------------------------------------- disagreement metric
@@ -227,14 +250,21 @@ def test_subsample_size_rule_and_indices():
 
 
 @pytest.mark.slow
-def test_subsampling_cone_coverage_200_replications():
+@pytest.mark.parametrize("bandwidth", ["cube-root", "horowitz"])
+def test_subsampling_cone_coverage_200_replications(bandwidth):
     # 200 replications at n = 20k (m = 737, 100 subsamples each). With exact intervals the
-    # coverage count is Binomial(200, 0.95); we accept inside its central 99.9% band
-    # (0.905 to 0.99), as tests/test_bt_coverage.py does. Measured: cone 0.965 (radius about 14%
-    # wider than the true 95% quantile of the angle: the subsample angles also carry the
-    # maximum score estimator's finite-sample bias), symmetric coordinate intervals 0.94 to 0.98.
+    # coverage count is Binomial(200, 0.95); its central 99.9% band is 0.895 to 0.99, as in
+    # tests/test_bt_coverage.py.
+    # * cube-root end point: the subsampling scale (m/n)^(1/3) is the estimator's own, so coverage
+    #   must lie inside the band. Measured: cone 0.955 (mean radius 8.4 degrees against a true 95%
+    #   quantile of the angle of 7.3), coordinates 0.92, 0.945, 0.965; another seed 0.965, 0.94-0.98.
+    # * Horowitz end point (default): the cube-root scale is conservative by design (module
+    #   docstring), so coverage must reach the band's lower end and may exceed its upper one, and the
+    #   cone must not be needlessly wide: its mean radius is at most 1.5 times the Monte-Carlo 95%
+    #   quantile of the angle (measured 1.36 and 1.22 on seeds 82, 83: radius 7.0 against 5.1 and
+    #   5.8; coverage 0.98 / 0.965 for the cone, 0.945 to 1.0 for the coordinates).
     reps, n, level = 200, 20_000, 0.95
-    est = SignSim(n_subsamples=100, level=level)
+    est = SignSim(n_subsamples=100, level=level, bandwidth=bandwidth)
     keys = jax.random.split(jax.random.PRNGKey(81), reps)
     fn = vmapped(est, WORKED)
     with x64_scope():
@@ -248,10 +278,14 @@ def test_subsampling_cone_coverage_200_replications():
     hi = stats.binom.isf(0.0005, reps, level) / reps
     cone = np.mean(angles <= radius)
     coords = np.mean((intervals[:, :, 0] <= WORKED.direction) & (WORKED.direction <= intervals[:, :, 1]), axis=0)
-    print(f"cone coverage {cone:.3f}, coordinate coverage {coords}, band [{lo:.3f}, {hi:.3f}], "
-          f"mean radius {radius.mean():.2f} deg")
-    assert lo <= cone <= hi
-    assert np.all((lo <= coords) & (coords <= hi))
+    q95 = np.quantile(angles, level)
+    print(f"{bandwidth}: cone coverage {cone:.3f}, coordinate coverage {coords}, band [{lo:.3f}, {hi:.3f}], "
+          f"mean radius {radius.mean():.2f} deg, 95% quantile of the angle {q95:.2f}")
+    assert cone >= lo and np.all(coords >= lo)
+    if bandwidth == "cube-root":
+        assert cone <= hi and np.all(coords <= hi)
+    else:
+        assert radius.mean() <= 1.5 * q95
 
 
 # ----------------------------------------------------------------------------- the estimator class
@@ -263,12 +297,12 @@ def fitted():
 
 def test_fitted_attributes_and_inference(fitted):
     data, sg = fitted
-    assert sg.method_ == "smoothed" and sg.n_starts_ == 3 and sg.converged_
+    assert sg.n_starts_ == 3 and sg.converged_
     np.testing.assert_allclose(np.linalg.norm(sg.direction_), 1.0, atol=1e-12)
     assert sg.coef_ is sg.direction_
     assert sg.bandwidth_path_.shape == (6,) and np.all(np.diff(sg.bandwidth_path_) < 0)
-    # the path ends at h0 * n^(-1/3)
-    assert sg.bandwidth_path_[-1] / sg.bandwidth_path_[0] == pytest.approx(4000 ** (-1 / 3))
+    # the path ends at h0 * n^(-1/5) (Horowitz); the estimate converges at n^(-2/5)
+    assert sg.bandwidth_path_[-1] / sg.bandwidth_path_[0] == pytest.approx(4000 ** (-1 / 5))
     assert sg.score_ == pytest.approx(sg.score(data["Z"], data["y"]), abs=1e-12)
     assert sg.subsample_size_ == subsample_size(4000)
     r90, r95 = sg.conf_cone(0.9), sg.conf_cone(0.95)
@@ -317,9 +351,10 @@ def test_ties_are_ignored_and_weights_are_frequencies():
 
 def test_sparse_input_and_exact_method():
     data = draw(WORKED_2D, 94, 2000)
-    dense = ps.SignEstimator(n_subsamples=20, random_state=0).fit(data["Z"], data["y"])
-    assert dense.method_ == "exact" and dense.bandwidth_path_.size == 0 and dense.n_starts_ == 1
-    sparse = ps.SignEstimator(n_subsamples=20, random_state=0).fit(sp.csr_matrix(data["Z"]), data["y"])
+    exact = ps.SignEstimator(method="exact", n_subsamples=20, random_state=0)
+    dense = clone(exact).fit(data["Z"], data["y"])
+    assert dense.bandwidth_path_.size == 0 and dense.n_starts_ == 1
+    sparse = clone(exact).fit(sp.csr_matrix(data["Z"]), data["y"])
     np.testing.assert_array_equal(sparse.direction_, dense.direction_)
     assert sparse.conf_cone() == pytest.approx(dense.conf_cone())
 
@@ -349,3 +384,5 @@ def test_sklearn_contract_and_errors(fitted):
         ps.SignEstimator(n_subsamples=0).fit(Z, np.r_[y[:-1], 2.0])
     with pytest.raises(ValueError, match="n_starts"):
         ps.SignEstimator(n_starts=0).fit(Z, y)
+    with pytest.raises(ValueError, match="bandwidth must be one of"):
+        ps.SignEstimator(bandwidth="silverman").fit(Z, y)

@@ -343,15 +343,19 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
             return self._build_items(table, y, w, o, group_codes)
         return self._build_features(table, y, w, o, group_codes)
 
+    def _reference_index(self, items) -> int:
+        """Position of ``reference`` among the sorted item labels (0, a placeholder, when it is None)."""
+        if self.reference is None:
+            return 0
+        pos = [i for i, item in enumerate(items) if item == self.reference]
+        if not pos:
+            raise ValueError(f"reference item {self.reference!r} does not occur in the table.")
+        return pos[0]
+
     def _build_items(self, table, y, w, o, group_codes) -> _Problem:
         a, b, items = table.item_codes
         k = items.size
-        ref = 0
-        if self.reference is not None:
-            pos = [i for i, item in enumerate(items) if item == self.reference]
-            if not pos:
-                raise ValueError(f"reference item {self.reference!r} does not occur in the table.")
-            ref = pos[0]
+        ref = self._reference_index(items)
         # Aggregate rows into cells of identical (left, right, order[, group]).
         key = a.astype(np.int64) * k + b
         if o is not None:

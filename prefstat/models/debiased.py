@@ -544,12 +544,7 @@ class DebiasedBradleyTerry(BradleyTerry):
         if table.kind == "items":
             a, b, items = factorize_items(table.left, table.right)
             k = items.size
-            ref = 0
-            if self.reference is not None:
-                pos = [i for i, item in enumerate(items) if item == self.reference]
-                if not pos:
-                    raise ValueError(f"reference item {self.reference!r} does not occur in the table.")
-                ref = pos[0]
+            ref = self._reference_index(items)
             self.items_ = items
             cols, vals = item_design(a, b, o, k, ref, False, np)
             T = item_transform(k, ref, False, o is not None, centre=self.reference is None)

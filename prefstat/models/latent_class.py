@@ -42,7 +42,6 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
 from ..data import ComparisonTable
@@ -271,14 +270,6 @@ class LatentClassBT(DirectionMixin, ClassifierMixin, BaseEstimator):
         self.n_features_in_ = d
         self.classes_ = np.array([0, 1])
         return self
-
-    def _features(self, X):
-        check_is_fitted(self, "coef_")
-        table = ComparisonTable.from_features(X, np.zeros(X.shape[0] if hasattr(X, "shape") else len(X)))
-        if table.features.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {table.features.shape[1]} features but the model was fitted on "
-                             f"{self.n_features_in_}.")
-        return table.features
 
     def decision_function(self, X) -> np.ndarray:
         """Population-average utility difference ``coef_^T z``."""

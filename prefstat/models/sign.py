@@ -44,17 +44,26 @@ L-BFGS (:func:`prefstat.optim.lbfgs`) over :math:`u \in R^d` with
 :math:`b = u / \|u\|`. The bandwidth is annealed geometrically over
 ``n_bandwidths`` stages from :math:`h_0 = \mathrm{median}_i |b_0^\top z_i|`
 (informative rows; :math:`b_0` the BT direction), where :math:`S_{n,h}` is
-close to linear in b and has one maximum, down to
-:math:`h_0\, n_{\text{eff}}^{-1/3}` (:math:`n_{\text{eff}}` the weight of the
-non-tied rows), each stage warm-started at the previous solution. The end
-point :math:`n^{-1/3}` (rather than Horowitz's :math:`n^{-1/5}`) keeps the
-smoothing bias :math:`O(h^2)` and the smoothing itself below the
-:math:`n^{-1/3}` sampling error, so the result keeps the cube-root rate that
-subsampling inference assumes (at :math:`h \propto n^{-1/5}` the smoothed
-estimator has Horowitz's faster :math:`n^{-2/5}` rate and the cube-root
-subsampling scale would be wrong). Several starts (the BT direction plus
-``n_starts - 1`` uniform random directions) run the whole path; the final
-choice is the start with the best **exact** score :math:`S_n`.
+close to linear in b and has one maximum, down to :math:`h_0\, n_{\text{eff}}^{-e}`
+(:math:`n_{\text{eff}}` the weight of the non-tied rows), each stage
+warm-started at the previous solution. Two end points (``bandwidth``):
+
+* ``"horowitz"`` (default), :math:`e = 1/5`: Horowitz's smoothed maximum
+  score. The sigmoid is a second-order kernel, so for smooth designs (a
+  continuous regressor with a smooth density, smooth p(z)) the smoothing bias
+  is :math:`O(h^2)` and the estimate converges at :math:`n^{-2/5}`, faster
+  than the maximum score itself, with an asymptotically normal (biased) limit.
+  In the worked example its mean angular error is 25-40% below the cube-root
+  end point's (2.97/1.37/0.85 against 3.87/2.24/1.14 degrees at n = 20k, 80k,
+  320k), and at 80k it reproduces METHODS.md's "about 1.5 degrees".
+* ``"cube-root"``, :math:`e = 1/3`: the smoothing stays below the
+  :math:`n^{-1/3}` sampling error of the 0-1 maximiser, so the result behaves
+  like Manski's estimator (cube-root rate, Kim-Pollard limit). Use it when the
+  smoothness conditions are in doubt (discrete features, kinks in p(z)).
+
+Several starts (the BT direction plus ``n_starts - 1`` uniform random
+directions) run the whole path; the final choice is the start with the best
+**exact** score :math:`S_n`.
 ``method="exact"`` (d <= 2): for d = 2 the sign of :math:`b^\top z_i` changes
 only at the 2n angles perpendicular to the :math:`z_i`, so sorting them and
 cumulating the score changes gives the exact maximiser (the midpoint of the
@@ -65,11 +74,22 @@ Wolf 2001 for the maximum score estimator). The naive bootstrap is
 inconsistent at the cube-root rate (Abrevaya & Huang 2005). B subsamples of
 size m are drawn without replacement (comparisons are the units: a row of
 frequency weight k is k comparisons) and refitted with the same procedure; the
-law of :math:`m^{1/3} \angle(\hat b_m, \hat b)` estimates that of
-:math:`n^{1/3} \angle(\hat b, b_0)`. Subsample size rule: :math:`m =
-\lceil n^{2/3} \rceil` (METHODS.md; m -> infinity and m/n -> 0 as required,
-with the subsample error :math:`m^{-1/3} = n^{-2/9}` still small). The
-confidence cone has radius :math:`(m/n)^{1/3} q_{\text{level}}` (q the
+law of :math:`m^{r} \angle(\hat b_m, \hat b)` estimates that of
+:math:`n^{r} \angle(\hat b, b_0)` for the estimator's rate r. prefstat uses
+r = 1/3 for every method: exact for the maximum score and the cube-root end
+point, and **conservative** for the Horowitz end point when the design is
+smooth enough for its :math:`n^{-2/5}` rate (the cone is then too wide by the
+factor :math:`(n/m)^{1/15}`, 1.25 at n = 20k, 1.36 at 1M), and it stays valid
+where the smoothness fails and the rate is slower. The exact scale
+:math:`(m/n)^{2/5}` was measured to under-cover in the worked example at
+n = 20k (cone 0.915, 0.935, 0.935 over three sets of 200 replications; the
+subsample fits carry a larger smoothing bias, :math:`O(h_m^2)`, than the full
+fit, which the symmetric interval does not fully reflect), while r = 1/3 gives
+0.965-0.98 with a cone still narrower than the cube-root end point's (7.0 against
+8.4 degrees). Subsample size rule: :math:`m = \lceil n^{2/3} \rceil` (METHODS.md;
+m -> infinity and m/n -> 0 as required, with the subsample error
+:math:`m^{-r}` still small). The
+confidence cone has radius :math:`(m/n)^{r} q_{\text{level}}` (q the
 quantile of the subsample angles); symmetric per-coordinate intervals come
 from the tangent-space (log-map) coordinates of the subsample directions at
 :math:`\hat b` (:func:`subsampling_cone`).
@@ -102,7 +122,10 @@ from .bradley_terry import fit_core as bt_fit_core
 __all__ = ["SignEstimator", "SignResult", "fit_core", "exact_core", "agreement", "angle_deg",
            "disagreement_rate", "log_map", "subsampling_cone"]
 
-# Rate of the estimator: the end bandwidth h0 * n^-RATE and the subsampling scale (m/n)^RATE.
+# End points of the bandwidth annealing: the exponent e of h0 n^-e.
+BANDWIDTHS = {"horowitz": 1.0 / 5.0, "cube-root": 1.0 / 3.0}
+# Rate assumed by the subsampling scale (m/n)^RATE: the cube root, the slowest of the estimators'
+# rates (module docstring).
 RATE = 1.0 / 3.0
 
 
@@ -137,8 +160,8 @@ def _bt_direction(design, y, w):
     return jnp.where(ok, res.x / jnp.where(ok, norm, 1.0), jnp.eye(p, dtype=res.x.dtype)[0])
 
 
-def _bandwidth_path(design, c, w, b0, n_bandwidths: int):
-    """h_k = h0 n_eff^(-RATE k / (K - 1)), h0 = median |b0^T z_i| over the informative rows."""
+def _bandwidth_path(design, c, w, b0, n_bandwidths: int, exponent: float):
+    """h_k = h0 n_eff^(-exponent k / (K - 1)), h0 = median |b0^T z_i| over the informative rows."""
     informative = c != 0
     a = jnp.abs(design.matvec(b0))
     h0 = jnp.nanmedian(jnp.where(informative, a, jnp.nan))
@@ -148,7 +171,7 @@ def _bandwidth_path(design, c, w, b0, n_bandwidths: int):
     h0 = jnp.where(h0 > 0, h0, jnp.where(mean > 0, mean, 1.0))
     n_eff = jnp.maximum(jnp.sum(jnp.where(informative, w, 0.0)), 1.0)
     steps = jnp.arange(n_bandwidths) / max(n_bandwidths - 1, 1)
-    return h0 * n_eff ** (-RATE * steps)
+    return h0 * n_eff ** (-exponent * steps)
 
 
 def _anneal(design, c, u0, bandwidths, gtol, max_iter):
@@ -176,7 +199,7 @@ def _anneal(design, c, u0, bandwidths, gtol, max_iter):
 
 
 @functools.lru_cache(maxsize=None)
-def _sequential_fit(n_starts: int, n_bandwidths: int, max_iter: int):
+def _sequential_fit(n_starts: int, n_bandwidths: int, max_iter: int, exponent: float):
     # Under vmap (simulation replications, subsamples) the fits run one after another: batched
     # L-BFGS would run every fit to the slowest one's iteration count and, its line search
     # branching on the data, evaluate both branches of every step (measured 3-5x slower).
@@ -187,7 +210,7 @@ def _sequential_fit(n_starts: int, n_bandwidths: int, max_iter: int):
         b0 = _bt_direction(design, y, w)
         rnd = jax.random.normal(key, (n_starts - 1, design.p), dtype=b0.dtype)
         starts = jnp.concatenate([b0[None], rnd / jnp.linalg.norm(rnd, axis=1, keepdims=True)])
-        bandwidths = _bandwidth_path(design, c, w, b0, n_bandwidths)
+        bandwidths = _bandwidth_path(design, c, w, b0, n_bandwidths, exponent)
         ends, converged, n_iter = jax.lax.map(lambda u: _anneal(design, c, u, bandwidths, gtol, max_iter), starts)
         exact = jax.vmap(lambda b: jnp.sum(c * jnp.sign(design.matvec(b))))(ends)
         best = jnp.argmax(exact)
@@ -198,20 +221,22 @@ def _sequential_fit(n_starts: int, n_bandwidths: int, max_iter: int):
     return fit
 
 
-@partial(jax.jit, static_argnames=("n_starts", "n_bandwidths", "max_iter"))
+@partial(jax.jit, static_argnames=("n_starts", "n_bandwidths", "max_iter", "bandwidth"))
 def fit_core(design, y, w, key, n_starts: int = 3, n_bandwidths: int = 6, gtol: float = 1e-5,
-             max_iter: int = 200) -> SignResult:
+             max_iter: int = 200, bandwidth: str = "horowitz") -> SignResult:
     """Smoothed maximum score with an annealed bandwidth and several starts: a pure function.
 
     ``design`` is a :mod:`prefstat.design` pytree of the feature differences,
     ``y`` the outcomes (1/0/0.5), ``w`` frequency weights (padding rows: w = 0),
-    ``key`` a JAX PRNG key for the ``n_starts - 1`` random starts. ``gtol``
+    ``key`` a JAX PRNG key for the ``n_starts - 1`` random starts, ``bandwidth``
+    a key of :data:`BANDWIDTHS` (the end point of the annealing). ``gtol``
     stops each L-BFGS stage when ``max|gradient| <= gtol`` (the score is an
     average, so this is scale-free). Trace it under
     ``prefstat._x64.x64_scope()``; ``vmap`` it over data for simulations (the
     batched fits then run sequentially, see :func:`_sequential_fit`).
     """
-    return _sequential_fit(n_starts, n_bandwidths, max_iter)(design, y, w, key, jnp.asarray(gtol, y.dtype))
+    exponent = BANDWIDTHS[bandwidth]
+    return _sequential_fit(n_starts, n_bandwidths, max_iter, exponent)(design, y, w, key, jnp.asarray(gtol, y.dtype))
 
 
 @jax.jit
@@ -290,12 +315,13 @@ def log_map(b_hat, B):
     return perp * jnp.where(sin > 0, theta / safe, 1.0)[:, None]
 
 
-def subsampling_cone(b_hat, subsample_dirs, n, m, level: float = 0.95):
+def subsampling_cone(b_hat, subsample_dirs, n, m, level: float = 0.95, rate: float = RATE):
     """(cone radius in degrees, (d, 2) tangent-space intervals) from subsample directions.
 
-    With t_j = log_{b_hat}(b_j) the log map of subsample direction j, the cone
-    radius is (m/n)^(1/3) q_level(|t_j|) (|t_j| is the angle) and the interval
-    of coordinate k is b_hat_k -+ (m/n)^(1/3) q_level(|t_jk|)
+    With t_j = log_{b_hat}(b_j) the log map of subsample direction j and r the
+    convergence ``rate`` of the estimator, the cone radius is
+    (m/n)^r q_level(|t_j|) (|t_j| is the angle) and the interval
+    of coordinate k is b_hat_k -+ (m/n)^r q_level(|t_jk|)
     (:func:`prefstat.inference.subsampling_radius`). Symmetric intervals: in
     finite samples the maximum score estimator is biased towards the BT side
     (d = 2 exact search, worked example: -3.9 deg at n = 737, -0.8 deg at
@@ -306,8 +332,8 @@ def subsampling_cone(b_hat, subsample_dirs, n, m, level: float = 0.95):
     Traceable (jax.numpy).
     """
     tangent = log_map(b_hat, subsample_dirs)
-    radius = subsampling_radius(jnp.degrees(jnp.linalg.norm(tangent, axis=1)), n, m, level, RATE)
-    half = subsampling_radius(jnp.abs(tangent), n, m, level, RATE)
+    radius = subsampling_radius(jnp.degrees(jnp.linalg.norm(tangent, axis=1)), n, m, level, rate)
+    half = subsampling_radius(jnp.abs(tangent), n, m, level, rate)
     return radius, jnp.stack([b_hat - half, b_hat + half], axis=1)
 
 
@@ -330,6 +356,17 @@ class DirectionMixin:
         check_is_fitted(self, "direction_")
         return disagreement_rate(self.direction_, beta, Z_eval)
 
+    def _check_width(self, Z):
+        if Z.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {Z.shape[1]} features but the model was fitted on {self.n_features_in_}.")
+
+    def _features(self, X):
+        """Validated feature differences of ``X`` at predict time (dense or scipy.sparse)."""
+        check_is_fitted(self, "direction_")
+        table = ComparisonTable.from_features(X, np.zeros(X.shape[0] if hasattr(X, "shape") else len(X)))
+        self._check_width(table.features)
+        return table.features
+
 
 def _design(Z, rows: int):
     """Dense or ELLPACK design padded to ``rows`` rows (padding rows are zero)."""
@@ -339,14 +376,14 @@ def _design(Z, rows: int):
     return DenseDesign(X=jnp.asarray(_pad(np.asarray(Z, np.float64), rows)))
 
 
-@partial(jax.jit, static_argnames=("n_starts", "n_bandwidths", "max_iter"))
-def _subsample_fits(design, y, w, idx, keys, n_starts, n_bandwidths, gtol, max_iter):
+@partial(jax.jit, static_argnames=("n_starts", "n_bandwidths", "max_iter", "bandwidth"))
+def _subsample_fits(design, y, w, idx, keys, n_starts, n_bandwidths, gtol, max_iter, bandwidth):
     """Refits on subsamples: row ``idx[j]`` of the data (one unit each), one key per subsample."""
 
     def one(rows, key):
         sub = jax.tree_util.tree_map(lambda a: a[rows], design)
         return fit_core(sub, y[rows], jnp.ones(rows.shape[0], y.dtype), key, n_starts=n_starts,
-                        n_bandwidths=n_bandwidths, gtol=gtol, max_iter=max_iter).direction
+                        n_bandwidths=n_bandwidths, gtol=gtol, max_iter=max_iter, bandwidth=bandwidth).direction
 
     return jax.vmap(one)(idx, keys)
 
@@ -360,10 +397,17 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    method : {"auto", "smoothed", "exact"}, default "auto"
-        ``"exact"`` (d <= 2 only): exact maximiser by an angular sweep.
+    method : {"smoothed", "exact"}, default "smoothed"
         ``"smoothed"``: annealed smoothed maximum score (any d).
-        ``"auto"``: exact for d <= 2, else smoothed.
+        ``"exact"`` (d <= 2 only): the exact 0-1 maximiser by an angular sweep
+        (Manski's estimator itself, cube-root rate; ``bandwidth`` is ignored).
+    bandwidth : {"horowitz", "cube-root"}, default "horowitz"
+        End point of the annealing, ``h0 n^-1/5`` or ``h0 n^-1/3`` (module
+        docstring): Horowitz's smoothed maximum score (rate n^-2/5 for smooth
+        designs; the default, 25-40% smaller angular error in the worked example)
+        or a near-0-1 objective with the cube-root rate of the maximum score.
+        The subsampling scale is the cube root's in both cases (conservative for
+        the Horowitz end point; module docstring).
     n_starts : int, default 3
         Starts of the smoothed method: the BT direction plus ``n_starts - 1`` random directions.
     n_bandwidths : int, default 6
@@ -389,14 +433,14 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
     bandwidth_path_ : bandwidths of the annealing (empty for the exact method)
     n_starts_ : starts used (1 for the exact method)
     converged_ : every L-BFGS stage of the chosen start met ``tol`` (always True when exact)
-    method_ : "exact" or "smoothed"
     nobs_ : number of comparisons (total weight); n_informative_ : of them not tied
     subsample_size_ : m (only when ``n_subsamples > 0``); n_features_in_ : d
     """
 
-    def __init__(self, method="auto", n_starts=3, n_bandwidths=6, n_subsamples=200, subsample_size=None,
-                 random_state=None, tol=1e-5, max_iter=200):
+    def __init__(self, method="smoothed", bandwidth="horowitz", n_starts=3, n_bandwidths=6, n_subsamples=200,
+                 subsample_size=None, random_state=None, tol=1e-5, max_iter=200):
         self.method = method
+        self.bandwidth = bandwidth
         self.n_starts = n_starts
         self.n_bandwidths = n_bandwidths
         self.n_subsamples = n_subsamples
@@ -412,11 +456,13 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
         return tags
 
     def _check_params(self, d: int) -> str:
-        if self.method not in ("auto", "smoothed", "exact"):
-            raise ValueError(f"method must be 'auto', 'smoothed' or 'exact'; got {self.method!r}.")
-        method = ("exact" if d <= 2 else "smoothed") if self.method == "auto" else self.method
+        if self.method not in ("smoothed", "exact"):
+            raise ValueError(f"method must be 'smoothed' or 'exact'; got {self.method!r}.")
+        method = self.method
         if method == "exact" and d > 2:
             raise ValueError(f"method='exact' needs at most 2 features; X has {d}. Use method='smoothed'.")
+        if self.bandwidth not in BANDWIDTHS:
+            raise ValueError(f"bandwidth must be one of {sorted(BANDWIDTHS)}; got {self.bandwidth!r}.")
         for name, low in (("n_starts", 1), ("n_bandwidths", 2), ("n_subsamples", 0), ("max_iter", 1)):
             value = getattr(self, name)
             if not (isinstance(value, (int, np.integer)) and value >= low):
@@ -427,6 +473,7 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
 
     def _opts(self) -> dict:
         return dict(n_starts=int(self.n_starts), n_bandwidths=int(self.n_bandwidths), gtol=float(self.tol),
+                    bandwidth=self.bandwidth,
                     max_iter=int(self.max_iter))
 
     @x64
@@ -469,7 +516,6 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
         else:
             key = jax.random.PRNGKey(rng.integers(2**63))
             res = fit_core(design, yj, wj, key, **self._opts())
-        self.method_ = method
         self.direction_ = np.asarray(res.direction, np.float64)
         self.coef_ = self.direction_
         self.score_ = float(res.score)
@@ -529,14 +575,6 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
         return np.asarray(intervals, np.float64)
 
     # ------------------------------------------------------------ prediction
-    def _features(self, X):
-        check_is_fitted(self, "direction_")
-        table = ComparisonTable.from_features(X, np.zeros(X.shape[0] if hasattr(X, "shape") else len(X)))
-        if table.features.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {table.features.shape[1]} features but the model was fitted on "
-                             f"{self.n_features_in_}.")
-        return table.features
-
     def decision_function(self, X) -> np.ndarray:
         """b^T z: positive where the left option is predicted to be preferred."""
         return np.asarray(self._features(X) @ self.direction_).ravel()
@@ -550,9 +588,7 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
         """Exact weighted agreement of ``direction_`` with the outcomes (ties ignored), as ``score_``."""
         check_is_fitted(self, "direction_")
         table = ComparisonTable.from_arrays(X, y, sample_weight, design="features")
-        if table.features.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {table.features.shape[1]} features but the model was fitted on "
-                             f"{self.n_features_in_}.")
+        self._check_width(table.features)
         if not np.any(table.weight * (table.outcome != 0.5)):
             raise ValueError("every comparison in y is a tie (0.5) or has zero weight: nothing to score.")
         return float(agreement(_design(table.features, table.n_rows), jnp.asarray(table.outcome),

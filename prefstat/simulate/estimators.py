@@ -260,7 +260,8 @@ class SignSim:
 
     Compared as a direction with ``truth_attr`` (``"direction"``: beta_bar /
     ||beta_bar||; ``"sign_limit"`` for the negative control). ``method`` is
-    ``"smoothed"`` or ``"exact"`` (d <= 2). The random starts use the fixed key
+    ``"smoothed"`` (with ``bandwidth`` ``"horowitz"`` or ``"cube-root"``) or
+    ``"exact"`` (d <= 2). The random starts use the fixed key
     ``seed`` in every replication (they only steer the optimiser; the data
     differ). With ``n_subsamples > 0`` the core also returns ``cone_radius``
     (degrees) and ``intervals`` (d, 2) at ``level`` from subsamples of size
@@ -270,6 +271,7 @@ class SignSim:
 
     name: str = "sign"
     method: str = "smoothed"
+    bandwidth: str = "horowitz"
     n_starts: int = 3
     n_bandwidths: int = 6
     tol: float = 1e-5
@@ -288,7 +290,7 @@ class SignSim:
         if self.method == "exact":
             return sign_exact_core(Z, y, w)
         return sign_fit_core(DenseDesign(X=Z), y, w, key, n_starts=self.n_starts, n_bandwidths=self.n_bandwidths,
-                             gtol=self.tol, max_iter=self.max_iter)
+                             gtol=self.tol, max_iter=self.max_iter, bandwidth=self.bandwidth)
 
     def core(self, process, data):
         Z, y = data["Z"], data["y"]

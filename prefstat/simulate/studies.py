@@ -71,7 +71,8 @@ PAPER_DISAGREEMENT = (0.12, 0.08)
 
 @dataclass(frozen=True)
 class HeterogeneitySpec(StudySpec):
-    """The ``heterogeneity`` study: BT, the sign estimator and latent-class BT on the worked example.
+    """The ``heterogeneity`` study: BT, the sign estimator (Horowitz and cube-root end bandwidths) and
+    latent-class BT on the worked example.
 
     Every comparison comes from a fresh user (METHODS.md section 2), so the
     truth beta_bar / ||beta_bar|| is exact. The latent-class baseline gets the
@@ -84,6 +85,7 @@ class HeterogeneitySpec(StudySpec):
 
     def build(self, sizes=None, reps=None, seed=0) -> Study:
         estimators = [BTSim(name="BT", truth_attr="direction", compare="direction"), SignSim(name="sign"),
+                      SignSim(name="sign (cube-root)", bandwidth="cube-root"),
                       LatentClassSim(name="LatentClassBT", n_init=self.n_init)]
         return Study(HeterogeneousUsers.worked_example(), estimators, sizes=tuple(sizes or self.sizes),
                      reps=int(reps or self.reps), seed=seed)
