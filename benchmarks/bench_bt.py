@@ -564,13 +564,14 @@ def section(results, args, info, vers, load0, load1, load_max, started, elapsed,
     return "\n".join(out)
 
 
-def write_results(text: str, path: Path) -> None:
+def write_results(text: str, path: Path, start: str = START, end: str = END) -> None:
+    """Replace the section between the markers ``start`` and ``end`` of ``path`` by ``text`` (which
+    carries the markers), or append it; every benchmark script writes only its own section."""
     if path.exists():
         old = path.read_text()
-        if START in old and END in old:
-            pre, rest = old.split(START, 1)
-            post = rest.split(END, 1)[1]
-            new = pre + text + post
+        if start in old and end in old:
+            pre, rest = old.split(start, 1)
+            new = pre + text + rest.split(end, 1)[1]
         else:
             new = old.rstrip("\n") + "\n\n" + text + "\n"
     else:

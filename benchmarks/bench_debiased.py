@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_bt import machine_info
+from bench_bt import machine_info, write_results
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
@@ -188,19 +188,6 @@ def section(rows, args, info, load0, load1, started, elapsed) -> str:
     return "\n".join(out)
 
 
-def write_results(text: str, path: Path) -> None:
-    old = path.read_text() if path.exists() else ("# prefstat benchmarks\n\nEach benchmark script writes only "
-                                                  "its own section, between its `<!-- name:start -->` / "
-                                                  "`<!-- name:end -->` markers; the rest of this file is "
-                                                  "preserved.\n")
-    if START in old and END in old:
-        pre, rest = old.split(START, 1)
-        new = pre + text + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(new)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="data sets S and M only; prints unless --write")
@@ -229,7 +216,7 @@ def main(argv=None) -> int:
     text = section(rows, args, machine_info(), load0, os.getloadavg(), started, time.perf_counter() - t_start)
     print(text)
     if args.write or not args.quick:
-        write_results(text, RESULTS)
+        write_results(text, RESULTS, START, END)
         print(f"wrote {RESULTS}")
     return 0
 

@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_bt import write_results
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
 START, END = "<!-- bench_sign:start -->", "<!-- bench_sign:end -->"
@@ -137,16 +139,6 @@ def section(rows, args, started, elapsed, load0, load1) -> str:
     ])
 
 
-def write_results(text: str, path: Path) -> None:
-    old = path.read_text() if path.exists() else "# prefstat benchmarks\n"
-    if START in old and END in old:
-        pre, rest = old.split(START, 1)
-        new = pre + text + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(new)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="n up to 100k, d up to 16 (prints only unless --write)")
@@ -191,7 +183,7 @@ def main(argv=None) -> int:
     text = section(rows, args, started, time.perf_counter() - t_start, load0, os.getloadavg())
     print(text)
     if write:
-        write_results(text, RESULTS)
+        write_results(text, RESULTS, START, END)
         print(f"wrote {RESULTS}")
     return 0
 

@@ -22,6 +22,7 @@ import time
 import jax
 import numpy as np
 
+from bench_bt import write_results
 from prefstat._x64 import x64_scope
 from prefstat.simulate import FeatureBT
 from prefstat.simulate.estimators import BTSim, vmapped
@@ -82,10 +83,7 @@ def main(argv=None) -> int:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        old = RESULTS.read_text() if RESULTS.exists() else "# prefstat benchmarks\n"
-        if START in old:
-            old = old[: old.index(START)] + old[old.index(END) + len(END):]
-        RESULTS.write_text(old.rstrip("\n") + "\n\n" + text + "\n")
+        write_results(text, RESULTS, START, END)
     return 0
 
 

@@ -9,9 +9,8 @@ JAX configuration (see :mod:`prefstat._x64`).
 """
 from . import datasets
 from .data import ComparisonTable
-from .models import BradleyTerry, DebiasedBradleyTerry
-from .models import LatentClassBT, SignEstimator
+from .models import BradleyTerry, DavidsonBradleyTerry, DebiasedBradleyTerry, LatentClassBT, SignEstimator
 
-__all__ = ["BradleyTerry", "DebiasedBradleyTerry", "ComparisonTable", "datasets"]
-__all__ += ["LatentClassBT", "SignEstimator"]
+__all__ = ["BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "LatentClassBT", "SignEstimator",
+           "ComparisonTable", "datasets"]
 __version__ = "0.1.0"

@@ -47,13 +47,7 @@ def _to_float(name: str, values, n: int | None) -> np.ndarray:
         raise ValueError(f"column '{name}' is ragged: every entry must be a single number.") from None
     if np.iscomplexobj(arr):
         raise ValueError(f"column '{name}' holds complex numbers; it must be real.")
-    if arr.ndim != 1:
-        raise ValueError(f"column '{name}' must be one-dimensional; got shape {arr.shape}.")
-    if n is not None and arr.shape[0] != n:
-        raise ValueError(
-            f"column '{name}' has {arr.shape[0]} rows but the table has {n}; "
-            "all columns must have the same length."
-        )
+    _check_shape(name, arr, n)
     if arr.dtype.kind == "b":
         arr = arr.astype(np.float64)
     elif arr.dtype.kind in "iuf":
@@ -112,8 +106,7 @@ def _check_order(name: str, o: np.ndarray) -> None:
         )
 
 
-def _labels(name: str, values, n: int | None) -> np.ndarray:
-    arr = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+def _check_shape(name: str, arr: np.ndarray, n: int | None) -> None:
     if arr.ndim != 1:
         raise ValueError(f"column '{name}' must be one-dimensional; got shape {arr.shape}.")
     if n is not None and arr.shape[0] != n:
@@ -121,6 +114,11 @@ def _labels(name: str, values, n: int | None) -> np.ndarray:
             f"column '{name}' has {arr.shape[0]} rows but the table has {n}; "
             "all columns must have the same length."
         )
+
+
+def _labels(name: str, values, n: int | None) -> np.ndarray:
+    arr = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    _check_shape(name, arr, n)
     if arr.dtype.kind in "fO":  # integer, bool and fixed-width string columns cannot hold missing values
         missing = pd.isna(arr)
         if missing.any():

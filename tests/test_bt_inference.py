@@ -12,7 +12,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 import prefstat as ps
-from conftest import item_X, sigmoid, simulate_items
+from conftest import (SKLEARN_ERROR_WORDING, SKLEARN_OUTCOME_CODING, check_sklearn_contract, item_X, sigmoid,
+                      simulate_items)
 
 B = 400
 
@@ -246,56 +247,27 @@ def test_refit_on_other_design_clears_old_attributes():
     assert not hasattr(bt, "items_") and bt.n_features_in_ == 2 and bt.coef_.shape == (2,)
 
 
-# Checks of scikit-learn's generic suite that BradleyTerry(design="features") is expected to fail.
-# Every entry was verified to fail for the reason given; the test below also asserts that none of
-# them unexpectedly passes, so the list cannot silently go stale.
-_Y01 = "outcomes must lie in [0, 1] (1 left preferred, 0 right, 0.5 tie); the check uses class labels {1, 2}"
+# Checks of scikit-learn's generic suite that BradleyTerry(design="features") is expected to fail,
+# each for the reason given (conftest.SKLEARN_* and below); check_sklearn_contract also asserts that
+# none of them unexpectedly passes, so the list cannot silently go stale.
 EXPECTED_FAILED_CHECKS = {
-    # outcome coding: BT outcomes are 0/1/0.5, not arbitrary class labels
-    "check_estimators_dtypes": _Y01,
-    "check_sample_weights_pandas_series": _Y01,
-    "check_sample_weights_not_an_array": _Y01,
-    "check_sample_weights_shape": _Y01,
-    "check_sample_weights_not_overwritten": _Y01,
-    "check_classifier_data_not_an_array": _Y01,
-    "check_fit2d_1feature": _Y01,
-    "check_classifiers_classes": "string class labels are not outcomes in [0, 1]",
-    "check_classifiers_regression_target": "continuous y outside [0, 1] is rejected with prefstat's own message "
-                                           "(soft labels in [0, 1] are valid outcomes, so 'continuous' is not an error)",
-    "check_classifier_not_supporting_multiclass": "y in {0, 1, 2} is rejected as out of [0, 1], not with sklearn's wording",
-    "check_supervised_y_2d": "a (n, 1) y is rejected with a ValueError instead of being silently raveled (DESIGN: "
-                             "nothing silently changed)",
+    **SKLEARN_OUTCOME_CODING,
+    **SKLEARN_ERROR_WORDING,
+    "check_classifiers_one_label": "one outcome only = complete separation: ValueError says the MLE does not exist "
+                                   "(sklearn wants the word 'class')",
     # existence of the MLE: no intercept, separable data -> the MLE does not exist and prefstat says so
     "check_positive_only_tag_during_fit": "iris (class 0 vs rest) is linearly separable: the MLE does not exist",
     "check_non_transformer_estimators_n_iter": "iris (class 0 vs rest) is linearly separable: the MLE does not exist",
-    "check_classifiers_one_label": "one outcome only = complete separation: ValueError says the MLE does not exist "
-                                   "(sklearn wants the word 'class')",
     "check_classifiers_one_label_sample_weights": "after weight trimming the parameters are not identifiable; "
                                                   "prefstat's message does not contain 'class'",
     "check_sample_weight_equivalence_on_dense_data": "15 rows, 30 features: the parameters are not identifiable",
     "check_sample_weight_equivalence_on_sparse_data": "15 rows, 30 features: the parameters are not identifiable",
     "check_fit2d_1sample": "1 row, 10 features: not identifiable (message names parameters, not 'sample')",
-    # error wording / exception type: prefstat raises a clear ValueError in its own words
-    "check_dtype_object": "a dict inside X raises ValueError (prefstat's single error type), not TypeError",
-    "check_estimators_empty_data_messages": "(n, 0) X raises 'has no columns', not sklearn's exact sentence",
-    "check_fit2d_predict1d": "1-D X raises a ValueError suggesting reshape(-1, 1), not 'Reshape your data'",
-    "check_requires_y_none": "y=None raises 'y (the outcome column) is required', not sklearn's exact sentence",
-    "check_n_features_in_after_fitting": "predict with the wrong number of features raises 'X has 1 features but "
-                                         "the model was fitted on 4', not sklearn's exact regex",
 }
 
 
 def test_sklearn_check_estimator():
-    from sklearn.utils.estimator_checks import check_estimator
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        results = check_estimator(ps.BradleyTerry(design="features"), expected_failed_checks=EXPECTED_FAILED_CHECKS,
-                                  on_fail=None)
-    unexpected = sorted({f"{r['check_name']}: {r['exception']!r}"[:300] for r in results if r["status"] == "failed"})
-    stale = sorted({r["check_name"] for r in results if r["expected_to_fail"] and r["status"] == "passed"})
-    assert not unexpected, "unexpected failures:\n" + "\n".join(unexpected)
-    assert not stale, f"checks listed as expected failures now pass (remove them): {stale}"
+    check_sklearn_contract(ps.BradleyTerry(design="features"), EXPECTED_FAILED_CHECKS)
 
 
 # -------------------------------------------------------------- penalised fits

@@ -27,6 +27,7 @@ from prefstat.models.sign import agreement, angle_deg, disagreement_rate, exact_
 from prefstat.simulate.estimators import BTSim, SignSim, vmapped
 from prefstat.simulate.processes import HeterogeneousUsers
 from prefstat.simulate.study import Study
+from conftest import SKLEARN_ERROR_WORDING, SKLEARN_OUTCOME_CODING, check_sklearn_contract
 
 WORKED = HeterogeneousUsers.worked_example()
 # the worked example in d = 2 (drop the irrelevant third feature): the exact search is the oracle
@@ -331,9 +332,10 @@ def test_ties_are_ignored_and_weights_are_frequencies():
     rng = np.random.default_rng(0)
     ties = ps.SignEstimator(n_subsamples=0, random_state=1).fit(np.vstack([Z, rng.normal(size=(500, 3))]),
                                                               np.r_[y, np.full(500, 0.5)])
-    # tied rows carry c_i = 0 in every sum, padding rows too: the same numbers exactly
-    np.testing.assert_array_equal(ties.direction_, base.direction_)
-    assert ties.score_ == base.score_
+    # tied rows carry c_i = 0 in every sum, padding rows too: the same numbers up to the summation
+    # order (the extra rows change the padded length and so XLA's reduction tree: ~1e-16 seen)
+    np.testing.assert_allclose(ties.direction_, base.direction_, rtol=0, atol=1e-12)
+    assert ties.score_ == pytest.approx(base.score_, abs=1e-12)
     # A weight of 2 is the row twice. Exact method: the same arcs and scores. Smoothed method: the
     # same sums up to their summation order, which L-BFGS's stopping rule (gradient 1e-5) turns into
     # a different end point within the solver's precision (0.02 degrees measured here); we require
@@ -357,6 +359,21 @@ def test_sparse_input_and_exact_method():
     sparse = clone(exact).fit(sp.csr_matrix(data["Z"]), data["y"])
     np.testing.assert_array_equal(sparse.direction_, dense.direction_)
     assert sparse.conf_cone() == pytest.approx(dense.conf_cone())
+
+
+# scikit-learn's generic checks that the sign estimator is expected to fail, beyond the shared ones
+SIGN_EXPECTED_FAILED_CHECKS = {
+    **SKLEARN_OUTCOME_CODING,
+    **SKLEARN_ERROR_WORDING,
+    "check_sample_weight_equivalence_on_dense_data": "weights change the summation order of the smoothed score, "
+        "so L-BFGS stops at a different point within its tolerance (tested to 0.1 degree in "
+        "test_ties_are_ignored_and_weights_are_frequencies); the check demands 1e-7",
+    "check_sample_weight_equivalence_on_sparse_data": "as on dense data",
+}
+
+
+def test_sklearn_check_estimator():
+    check_sklearn_contract(ps.SignEstimator(n_subsamples=0, random_state=0), SIGN_EXPECTED_FAILED_CHECKS)
 
 
 def test_sklearn_contract_and_errors(fitted):

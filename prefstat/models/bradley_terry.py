@@ -214,6 +214,7 @@ class _Problem:
     atoms: tuple | None = None  # (cell index, y, weight) of distinct (cell, outcome) rows, for the bootstrap
     reparam: object = None  # fast T V T^T (None: T is the identity or small)
     loglik_saturated: float = 0.0
+    extra: np.ndarray | None = None  # per-cell sums from BradleyTerry._cell_stats (subclass likelihoods)
 
 
 def _pad(arr, m, value=0):
@@ -367,6 +368,7 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         W = np.bincount(row_cell, w, m)
         WY = np.bincount(row_cell, w * y, m)
         WY2 = np.bincount(row_cell, w * y * y, m)
+        extra = self._cell_stats(row_cell, y, w, m)
         first = np.zeros(m, np.int64)
         first[row_cell[::-1]] = np.arange(row_cell.size)[::-1]
         ca, cb = a[first], b[first]
@@ -396,7 +398,7 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
                         T=T, names=names, n_cells=m, reparam=reparam,
                         group=None if cg is None else _pad(cg, mp),
                         n_groups=0 if cg is None else int(group_codes.max() + 1), atoms=atoms,
-                        loglik_saturated=_row_entropy(y, w))
+                        loglik_saturated=_row_entropy(y, w), extra=None if extra is None else _pad(extra, mp))
 
     def _build_features(self, table, y, w, o, group_codes) -> _Problem:
         Z = table.features
@@ -414,12 +416,17 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
             design = DenseDesign(X=jnp.asarray(_pad(Z, mp)))
         penalty = np.r_[np.full(d, float(self.alpha)), np.zeros(p - d)]
         atoms = (np.arange(n), y, w) if self.cov_type == "bootstrap" else None
+        extra = self._cell_stats(np.arange(n), y, w, n)
         self.n_features_in_ = d
         return _Problem(design=design, W=_pad(w, mp), WY=_pad(w * y, mp), WY2=_pad(w * y * y, mp),
                         penalty=penalty, T=np.eye(p), names=names, n_cells=n, reparam=lambda cov: cov,
                         group=None if group_codes is None else _pad(group_codes, mp),
                         n_groups=0 if group_codes is None else int(group_codes.max() + 1), atoms=atoms,
-                        loglik_saturated=_row_entropy(y, w))
+                        loglik_saturated=_row_entropy(y, w), extra=None if extra is None else _pad(extra, mp))
+
+    def _cell_stats(self, row_cell, y, w, m):
+        """Hook: extra per-cell sums (m, j) a subclass's likelihood needs (``_Problem.extra``); None here."""
+        return None
 
     # ------------------------------------------------------------------- fit
     @x64
@@ -432,15 +439,10 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         frequency weights. ``groups``: cluster ids for ``cov_type="cluster"``.
         ``order``: +1/-1/0 order indicator (see ``order_effect``).
         """
-        table = self._table(X, y, sample_weight, groups, order)
-        for attr in ("items_", "n_features_in_"):
-            self.__dict__.pop(attr, None)
-        prob = self._build(table)
-        self.kind_ = table.kind
+        prob = self._prepare(X, y, sample_weight, groups, order)
         W, WY, penalty = (jnp.asarray(v) for v in (prob.W, prob.WY, prob.penalty))
         self._opts = self._solver_options(prob.design)
         res = fit_core(prob.design, W, WY, penalty, jnp.zeros(prob.design.p), **self._opts)
-        beta = np.asarray(res.x)
         eta = np.asarray(prob.design.matvec(res.x))
         self._check_solution(prob, res, eta)
         meat = None
@@ -451,8 +453,25 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         if prob.group is not None:
             group_scores = np.asarray(_group_scores(prob.design, W, WY, res.x, jnp.asarray(prob.group),
                                                     prob.n_groups))
-        nobs = float(np.sum(prob.W))
         draws = self._bootstrap(prob, res.x) @ prob.T.T if self.cov_type == "bootstrap" else None
+        return self._store(prob, res, meat, group_scores, draws)
+
+    # Number of reported parameters after the coefficients and the order effect (e.g. a tie parameter).
+    _n_aux = 0
+
+    def _prepare(self, X, y, sample_weight, groups, order) -> _Problem:
+        """Validate the input and build the fitting problem (first step of ``fit``)."""
+        table = self._table(X, y, sample_weight, groups, order)
+        for attr in ("items_", "n_features_in_"):
+            self.__dict__.pop(attr, None)
+        prob = self._build(table)
+        self.kind_ = table.kind
+        return prob
+
+    def _store(self, prob, res, meat, group_scores, draws):
+        """Covariance and fitted attributes from the solver result (last step of ``fit``)."""
+        beta = np.asarray(res.x)
+        nobs = float(np.sum(prob.W))
         inference = Inference(bread=np.asarray(res.hess), T=prob.T, n_obs=nobs, meat=meat, reparam=prob.reparam,
                               group_scores=group_scores, draws=draws)
         cov_all = inference.cov(self.cov_type)
@@ -460,15 +479,15 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
             raise ValueError("the covariance is not finite: the weights are too large (or too extreme) for "
                              "float64; rescale sample_weight.")
         est_all = prob.T @ beta
-        n_coef = len(prob.names) - (1 if self.order_effect else 0)
+        n_coef = len(prob.names) - (1 if self.order_effect else 0) - self._n_aux
         self._est_all, self._cov_all, self._draws, self._names = est_all, cov_all, draws, prob.names
         self.param_names_ = prob.names[:n_coef]
         self.coef_ = est_all[:n_coef]
         self.cov_ = cov_all[:n_coef, :n_coef]
         self.stderr_ = np.sqrt(np.diag(self.cov_))
         if self.order_effect:
-            self.order_effect_ = float(est_all[-1])
-            self.order_effect_stderr_ = float(np.sqrt(cov_all[-1, -1]))
+            self.order_effect_ = float(est_all[n_coef])
+            self.order_effect_stderr_ = float(np.sqrt(cov_all[n_coef, n_coef]))
         else:
             self.order_effect_ = None
             self.order_effect_stderr_ = None
@@ -504,15 +523,21 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
                 f"(max |gradient| = {float(np.max(np.abs(res.grad))):.3g}); increase max_iter or rescale features."
             )
 
-    def _raise_if_separated(self, prob):
+    _model_name = "Bradley-Terry"  # in error messages
+
+    def _separation(self, prob):
+        """Hook: a direction of the free parameters along which the likelihood never decreases, or None."""
         wins, losses = prob.WY[: prob.n_cells], (prob.W - prob.WY)[: prob.n_cells]
         X = prob.design.to_scipy()[: prob.n_cells]
-        direction = find_separation(X, wins, losses)
+        return find_separation(X, wins, losses)
+
+    def _raise_if_separated(self, prob):
+        direction = self._separation(prob)
         if direction is not None:
             names = self._free_names(prob)
             involved = [names[j] for j in np.flatnonzero(np.abs(direction) > 1e-6)][:8]
             raise ValueError(
-                "the Bradley-Terry MLE does not exist: the outcomes are perfectly separated along a "
+                f"the {self._model_name} MLE does not exist: the outcomes are perfectly separated along a "
                 f"combination of {involved} (the likelihood keeps increasing as those parameters run off "
                 "to infinity). Add data, drop the separating features/items, or fit with an L2 penalty "
                 "(alpha > 0; standard errors are then those of the penalised fit)."
@@ -624,8 +649,11 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         y = np.asarray(y, np.float64)
         w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight, np.float64)
         eta = self.decision_function(X, order)
-        ll = y * eta - np.logaddexp(0.0, eta)
-        return float(np.sum(w * ll) / np.sum(w))
+        return float(np.sum(w * self._row_loglik(y, eta)) / np.sum(w))
+
+    def _row_loglik(self, y, eta):
+        """Per-row log-likelihood of outcomes ``y`` at linear predictors ``eta`` (hook for :meth:`score`)."""
+        return y * eta - np.logaddexp(0.0, eta)
 
 
 def _n_rows(X) -> int:

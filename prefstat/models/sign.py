@@ -433,6 +433,7 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
     bandwidth_path_ : bandwidths of the annealing (empty for the exact method)
     n_starts_ : starts used (1 for the exact method)
     converged_ : every L-BFGS stage of the chosen start met ``tol`` (always True when exact)
+    n_iter_ : L-BFGS iterations over all starts and stages (0 for the exact method)
     nobs_ : number of comparisons (total weight); n_informative_ : of them not tied
     subsample_size_ : m (only when ``n_subsamples > 0``); n_features_in_ : d
     """
@@ -522,6 +523,7 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
         self.bandwidth_path_ = np.asarray(res.bandwidths, np.float64)
         self.n_starts_ = 1 if method == "exact" else int(self.n_starts)
         self.converged_ = bool(res.converged)
+        self.n_iter_ = int(res.n_iter)
         self.nobs_ = float(w.sum())
         self.n_informative_ = float(w[informative].sum())
         self.n_features_in_ = d
