@@ -71,7 +71,10 @@ def newton(
 
         def armijo_cond(ls):
             t, f_new = ls
-            return (f_new > f - 1e-4 * t * dec) & (t > 2.0 ** (-max_halvings))
+            # The quadratic-region test is repeated here because under vmap lax.cond runs both
+            # branches: without it, replications already in the quadratic region would keep halving
+            # on rounding noise, up to max_halvings objective evaluations per iteration.
+            return (dec >= 1e-6 * gscale) & (f_new > f - 1e-4 * t * dec) & (t > 2.0 ** (-max_halvings))
 
         def armijo_body(ls):
             t, _ = ls
