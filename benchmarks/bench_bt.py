@@ -523,8 +523,14 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def command_line() -> str:
+    """The command that ran this benchmark, with the BLAS thread setting when one was made."""
+    env = [f"{k}={os.environ[k]}" for k in ("OPENBLAS_NUM_THREADS",) if k in os.environ]
+    return " ".join(env + [shlex.join([sys.executable] + sys.argv)])
+
+
 def section(results, args, info, vers, load0, load1, load_max, started, elapsed, extra_notes) -> str:
-    cmd = shlex.join([sys.executable] + sys.argv)
+    cmd = command_line()
     # This process alone keeps the load near 1 to 2 on a small machine; above the core count, or
     # anything at the start (before this process did any work), means other processes competed.
     loaded = load0[0] > 0.5 or load_max > (os.cpu_count() or 1)

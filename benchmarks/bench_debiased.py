@@ -37,7 +37,6 @@ import argparse
 import datetime as _dt
 import importlib.metadata
 import os
-import shlex
 import statistics
 import sys
 import time
@@ -45,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_bt import machine_info, write_results
+from bench_bt import command_line, machine_info, write_results
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
@@ -141,7 +140,7 @@ def versions() -> str:
 
 
 def section(rows, args, info, load0, load1, started, elapsed) -> str:
-    cmd = shlex.join([sys.executable] + sys.argv)
+    cmd = command_line()
     loaded = load0[0] > 0.5 or load1[0] > (os.cpu_count() or 1)
     head = ("| data | judge agreement | method | prefstat first (s) | prefstat warm (s) | ppi_py first (s) | "
             "ppi_py warm (s) | ppi_py / prefstat (warm) | lambda prefstat | lambda ppi_py point estimate | "

@@ -33,7 +33,6 @@ import datetime as _dt
 import importlib.metadata
 import os
 import platform
-import shlex
 import statistics
 import sys
 import time
@@ -41,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_bt import write_results
+from bench_bt import command_line, write_results
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
@@ -115,7 +114,7 @@ def section(rows, args, started, elapsed, load0, load1) -> str:
         START,
         "## Sign estimator (`benchmarks/bench_sign.py`)",
         "",
-        f"- **Command**: `{shlex.join([sys.executable] + sys.argv)}` (run from `{os.getcwd()}`)",
+        f"- **Command**: `{command_line()}` (run from `{os.getcwd()}`)",
         f"- **Date**: {started.isoformat(timespec='seconds')} (whole run {elapsed / 60:.1f} min)",
         f"- **Machine**: {machine()}",
         f"- **Load average** (1/5/15 min) at start {load0[0]:.2f}/{load0[1]:.2f}/{load0[2]:.2f}, at end "

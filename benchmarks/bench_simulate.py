@@ -22,7 +22,7 @@ import time
 import jax
 import numpy as np
 
-from bench_bt import write_results
+from bench_bt import command_line, write_results
 from prefstat._x64 import x64_scope
 from prefstat.simulate import FeatureBT
 from prefstat.simulate.estimators import BTSim, vmapped
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
             ("statsmodels GLM loop (estimates + SEs)", sm_s, f"{np.abs(est_sm - est_core).max():.1e}", "")]
     load = os.getloadavg()
     lines = [START, "## Simulation throughput (`benchmarks/bench_simulate.py`)", "",
-             f"- **Command**: `{' '.join([os.path.basename(sys.executable), *sys.argv])}`",
+             f"- **Command**: `{command_line()}`",
              f"- **Date**: {_dt.datetime.now().astimezone().isoformat(timespec='seconds')}; load average after the "
              f"run {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} on {os.cpu_count()} cores",
              f"- {args.reps} replications of FeatureBT, n = {args.n}, d = {args.d}; same data for every tool", "",
