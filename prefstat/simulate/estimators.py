@@ -46,8 +46,15 @@ def resolve_truth(process, truth) -> np.ndarray:
     return np.asarray(value, np.float64)
 
 
+class _ResolvedTruth:
+    """``truth(process)`` from the adapter's ``truth_attr`` (see :func:`resolve_truth`)."""
+
+    def truth(self, process) -> np.ndarray:
+        return resolve_truth(process, self.truth_attr)
+
+
 @dataclass(frozen=True)
-class BTSim:
+class BTSim(_ResolvedTruth):
     """Bradley-Terry MLE (item- or feature-level, chosen by the data keys) with Wald SEs.
 
     ``cov_type`` is "model" or "robust". Item-level abilities are reported
@@ -61,9 +68,6 @@ class BTSim:
     order_effect: bool = False
     truth_attr: str | Callable = "truth"
     compare: str = "coef"
-
-    def truth(self, process) -> np.ndarray:
-        return resolve_truth(process, self.truth_attr)
 
     def core(self, process, data):
         if "left" in data:
@@ -91,7 +95,7 @@ class BTSim:
 
 
 @dataclass(frozen=True)
-class LoopSim:
+class LoopSim(_ResolvedTruth):
     """Any estimator class, fitted replication by replication on numpy data (no vmap).
 
     ``make()`` returns a fresh estimator; it is fitted on ``(X, y)`` where X is
@@ -105,9 +109,6 @@ class LoopSim:
     truth_attr: str | Callable = "truth"
     compare: str = "coef"
     core = None
-
-    def truth(self, process) -> np.ndarray:
-        return resolve_truth(process, self.truth_attr)
 
     def fit(self, process, data) -> dict:
         X = np.column_stack([data["left"], data["right"]]) if "left" in data else data["Z"]
@@ -255,7 +256,7 @@ __all__ += ["SignSim"]
 
 
 @dataclass(frozen=True)
-class SignSim:
+class SignSim(_ResolvedTruth):
     """Sign estimator (:func:`prefstat.models.sign.fit_core`, the core of :class:`prefstat.SignEstimator`).
 
     Compared as a direction with ``truth_attr`` (``"direction"``: beta_bar /
@@ -281,9 +282,6 @@ class SignSim:
     seed: int = 0
     truth_attr: str | Callable = "direction"
     compare: str = "direction"
-
-    def truth(self, process) -> np.ndarray:
-        return resolve_truth(process, self.truth_attr)
 
     def _fit(self, Z, y, key):
         w = jnp.ones_like(y)
@@ -314,7 +312,7 @@ __all__ += ["LatentClassSim"]
 
 
 @dataclass(frozen=True)
-class LatentClassSim:
+class LatentClassSim(_ResolvedTruth):
     """Latent-class BT by EM (:func:`prefstat.models.latent_class.fit_core`), compared as a direction.
 
     The estimate is the direction of sum_k pi_k beta_k. User ids come from the
@@ -331,9 +329,6 @@ class LatentClassSim:
     seed: int = 0
     truth_attr: str | Callable = "direction"
     compare: str = "direction"
-
-    def truth(self, process) -> np.ndarray:
-        return resolve_truth(process, self.truth_attr)
 
     def core(self, process, data):
         Z, y = data["Z"], data["y"]
