@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["DenseDesign", "SparseRowsDesign", "sparse_rows_from_scipy"]
+__all__ = ["DenseDesign", "SparseRowsDesign", "sparse_rows_from_scipy", "padded_size", "pad_rows"]
 
 
 @partial(jax.tree_util.register_dataclass, data_fields=["X"], meta_fields=[])
@@ -109,3 +109,19 @@ def sparse_rows_from_scipy(Z) -> tuple[np.ndarray, np.ndarray]:
     cols[rows, slot] = Z.indices
     vals[rows, slot] = Z.data
     return cols, vals
+
+
+def padded_size(m: int) -> int:
+    """Row count to pad ``m`` rows to: powers of two up to 2^16 (fewer recompiles across small fits);
+    larger problems are not padded, since one compile is cheap next to copying a large design."""
+    if m <= 1 << 16:
+        return max(64, 1 << (m - 1).bit_length())
+    return m
+
+
+def pad_rows(arr, m: int, value=0) -> np.ndarray:
+    """``arr`` padded with ``value`` to ``m`` rows (zero-weight padding leaves every sum unchanged)."""
+    if m == arr.shape[0]:
+        return arr
+    pad = [(0, m - arr.shape[0])] + [(0, 0)] * (arr.ndim - 1)
+    return np.pad(arr, pad, constant_values=value)

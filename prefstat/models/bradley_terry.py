@@ -43,75 +43,18 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
 from ..data import ComparisonTable, factorize_items
-from ..design import DenseDesign, SparseRowsDesign, sparse_rows_from_scipy
+from ..design import DenseDesign, SparseRowsDesign, pad_rows, padded_size, sparse_rows_from_scipy
 from ..existence import check_beat_graph, check_identifiable, find_separation
 from ..inference import COV_TYPES, Inference, coef_table, percentile_interval, wald_interval
-from ..optim import OptimResult, lbfgs, newton
+from ..losses import (DIVERGED_ETA, SUSPICIOUS_ETA, logistic_fit, logistic_group_scores, logistic_meat,
+                      logistic_objective)
 
 __all__ = ["BradleyTerry", "fit_core", "bt_objective"]
 
-# A fitted linear predictor beyond this (probability within 3e-7 of 0 or 1) triggers the exact
-# separation check: under separation Newton can stall at |eta| ~ 25-60 with a tiny gradient.
-_SUSPICIOUS_ETA = 15.0
-# Bootstrap replicates are not checked by linear programming; a replicate whose linear predictor
-# exceeds this has run off to infinity (probability within 1e-13 of 0 or 1).
-_DIVERGED_ETA = 30.0
-
-
-def bt_objective(design, W, WY, penalty):
-    """Negative log-likelihood (+ L2 penalty) and its derivatives on aggregated cells."""
-
-    def value(beta):
-        eta = design.matvec(beta)
-        return -jnp.sum(WY * eta - W * jax.nn.softplus(eta)) + 0.5 * jnp.sum(penalty * beta**2)
-
-    def value_grad_hess(beta):
-        eta = design.matvec(beta)
-        p = jax.nn.sigmoid(eta)
-        f = -jnp.sum(WY * eta - W * jax.nn.softplus(eta)) + 0.5 * jnp.sum(penalty * beta**2)
-        g = -design.rmatvec(WY - W * p) + penalty * beta
-        H = design.gram(W * p * (1.0 - p)) + jnp.diag(penalty)
-        return f, g, H
-
-    return value, value_grad_hess
-
-
-@partial(jax.jit, static_argnames=("max_iter", "solver"))
-def fit_core(design, W, WY, penalty, beta0, gtol=1e-12, max_iter=100, solver="newton") -> OptimResult:
-    """Bradley-Terry MLE by damped Newton: a pure function of the data.
-
-    ``design`` is a :mod:`prefstat.design` pytree (m cells, p columns), ``W``
-    and ``WY`` the per-cell sums of weights and weighted outcomes, ``penalty``
-    the per-column L2 strength. Returns an :class:`~prefstat.optim.OptimResult`
-    whose ``hess`` is the (penalised) observed information at the solution.
-    ``vmap`` it over ``W, WY, beta0`` for a bootstrap, or over everything for
-    simulation replications (run it under ``prefstat._x64.x64_scope()``).
-    ``solver="lbfgs"`` replaces the Newton iterations (one p x p Cholesky each)
-    by L-BFGS and computes the information once at the solution.
-    """
-    value, vgh = bt_objective(design, W, WY, penalty)
-    if solver == "newton":
-        return newton(value, vgh, beta0, gscale=jnp.sum(W), gtol=gtol, max_iter=max_iter)
-    res = lbfgs(value, beta0, gscale=jnp.sum(W), gtol=gtol, max_iter=max_iter)
-    # One Newton step with the information that the standard errors need anyway: from
-    # L-BFGS's ~1e-8 accuracy it lands at Newton accuracy (quadratic convergence).
-    f, g, H = vgh(res.x)
-    step = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(H, lower=True), g)
-    converged = res.converged & (jnp.dot(g, step) <= 1e-12 * jnp.sum(W))
-    return res._replace(x=res.x - step, grad=g, hess=H, converged=converged)
-
-
-@jax.jit
-def _robust_meat(design, W, WY, WY2, beta):
-    p = jax.nn.sigmoid(design.matvec(beta))
-    # sum over the rows of a cell of w (y - p)^2 = WY2 - 2 p WY + p^2 W
-    return design.gram(WY2 - 2.0 * p * WY + p**2 * W)
-
-
-@partial(jax.jit, static_argnames=("n_groups",))
-def _group_scores(design, W, WY, beta, group, n_groups):
-    p = jax.nn.sigmoid(design.matvec(beta))
-    return design.group_sums(WY - W * p, group, n_groups)
+# The Bradley-Terry likelihood (ties as half wins) is the weighted soft-target logistic loss of
+# prefstat.losses on the item or feature design; its MLE is that loss's minimiser.
+bt_objective = logistic_objective
+fit_core = logistic_fit
 
 
 @partial(jax.jit, static_argnames=("n_cells", "max_iter", "solver"))
@@ -189,14 +132,6 @@ def item_reparametrize(cov: np.ndarray, k: int, ref: int, penalised: bool, has_o
     return full
 
 
-def _bucket(m: int) -> int:
-    """Padded cell count: powers of two up to 2^16 (fewer recompiles across small fits); larger
-    problems are not padded, since one compile is cheap next to copying a large design."""
-    if m <= 1 << 16:
-        return max(64, 1 << (m - 1).bit_length())
-    return m
-
-
 @dataclass
 class _Problem:
     """Host-side description of one BT fit, in the free parametrisation."""
@@ -215,13 +150,6 @@ class _Problem:
     reparam: object = None  # fast T V T^T (None: T is the identity or small)
     loglik_saturated: float = 0.0
     extra: np.ndarray | None = None  # per-cell sums from BradleyTerry._cell_stats (subclass likelihoods)
-
-
-def _pad(arr, m, value=0):
-    if m == arr.shape[0]:
-        return arr
-    pad = [(0, m - arr.shape[0])] + [(0, 0)] * (arr.ndim - 1)
-    return np.pad(arr, pad, constant_values=value)
 
 
 def _row_entropy(y, w) -> float:
@@ -387,18 +315,18 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         penalty = np.r_[np.full(free_items, float(self.alpha)), np.zeros(p_free - free_items)]
         names = list(items) + (["order_effect"] if co is not None else [])
 
-        mp = _bucket(m)
-        design = SparseRowsDesign(cols=jnp.asarray(_pad(cols, mp)), vals=jnp.asarray(_pad(vals, mp)), p=p_free)
+        mp = padded_size(m)
+        design = SparseRowsDesign(cols=jnp.asarray(pad_rows(cols, mp)), vals=jnp.asarray(pad_rows(vals, mp)), p=p_free)
         atoms = None
         if self.cov_type == "bootstrap":
             akey, arow = np.unique(np.column_stack([row_cell, y]), axis=0, return_inverse=True)
             atoms = (akey[:, 0].astype(np.int64), akey[:, 1], np.bincount(arow.ravel(), w, akey.shape[0]))
         self.items_ = items
-        return _Problem(design=design, W=_pad(W, mp), WY=_pad(WY, mp), WY2=_pad(WY2, mp), penalty=penalty,
+        return _Problem(design=design, W=pad_rows(W, mp), WY=pad_rows(WY, mp), WY2=pad_rows(WY2, mp), penalty=penalty,
                         T=T, names=names, n_cells=m, reparam=reparam,
-                        group=None if cg is None else _pad(cg, mp),
+                        group=None if cg is None else pad_rows(cg, mp),
                         n_groups=0 if cg is None else int(group_codes.max() + 1), atoms=atoms,
-                        loglik_saturated=_row_entropy(y, w), extra=None if extra is None else _pad(extra, mp))
+                        loglik_saturated=_row_entropy(y, w), extra=None if extra is None else pad_rows(extra, mp))
 
     def _build_features(self, table, y, w, o, group_codes) -> _Problem:
         Z = table.features
@@ -408,21 +336,21 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
             Z = sp.hstack([Z, o[:, None]], format="csr") if sp.issparse(Z) else np.column_stack([Z, o])
             names = names + ["order_effect"]
         n, p = Z.shape
-        mp = _bucket(n)
+        mp = padded_size(n)
         if sp.issparse(Z):
             cols, vals = sparse_rows_from_scipy(Z)
-            design = SparseRowsDesign(cols=jnp.asarray(_pad(cols, mp)), vals=jnp.asarray(_pad(vals, mp)), p=p)
+            design = SparseRowsDesign(cols=jnp.asarray(pad_rows(cols, mp)), vals=jnp.asarray(pad_rows(vals, mp)), p=p)
         else:
-            design = DenseDesign(X=jnp.asarray(_pad(Z, mp)))
+            design = DenseDesign(X=jnp.asarray(pad_rows(Z, mp)))
         penalty = np.r_[np.full(d, float(self.alpha)), np.zeros(p - d)]
         atoms = (np.arange(n), y, w) if self.cov_type == "bootstrap" else None
         extra = self._cell_stats(np.arange(n), y, w, n)
         self.n_features_in_ = d
-        return _Problem(design=design, W=_pad(w, mp), WY=_pad(w * y, mp), WY2=_pad(w * y * y, mp),
+        return _Problem(design=design, W=pad_rows(w, mp), WY=pad_rows(w * y, mp), WY2=pad_rows(w * y * y, mp),
                         penalty=penalty, T=np.eye(p), names=names, n_cells=n, reparam=lambda cov: cov,
-                        group=None if group_codes is None else _pad(group_codes, mp),
+                        group=None if group_codes is None else pad_rows(group_codes, mp),
                         n_groups=0 if group_codes is None else int(group_codes.max() + 1), atoms=atoms,
-                        loglik_saturated=_row_entropy(y, w), extra=None if extra is None else _pad(extra, mp))
+                        loglik_saturated=_row_entropy(y, w), extra=None if extra is None else pad_rows(extra, mp))
 
     def _cell_stats(self, row_cell, y, w, m):
         """Hook: extra per-cell sums (m, j) a subclass's likelihood needs (``_Problem.extra``); None here."""
@@ -447,11 +375,11 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         self._check_solution(prob, res, eta)
         meat = None
         if self.cov_type == "robust":
-            meat = np.asarray(_robust_meat(prob.design, W, WY, jnp.asarray(prob.WY2), res.x))
+            meat = np.asarray(logistic_meat(prob.design, W, WY, jnp.asarray(prob.WY2), res.x))
 
         group_scores = None
         if prob.group is not None:
-            group_scores = np.asarray(_group_scores(prob.design, W, WY, res.x, jnp.asarray(prob.group),
+            group_scores = np.asarray(logistic_group_scores(prob.design, W, WY, res.x, jnp.asarray(prob.group),
                                                     prob.n_groups))
         draws = self._bootstrap(prob, res.x) @ prob.T.T if self.cov_type == "bootstrap" else None
         return self._store(prob, res, meat, group_scores, draws)
@@ -508,7 +436,7 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         """Raise if the MLE does not exist, is not identified, or was not reached."""
         converged = bool(res.converged)
         live = prob.W[: eta.shape[0]] > 0
-        if not converged or np.max(np.abs(eta[live]), initial=0.0) > _SUSPICIOUS_ETA:
+        if not converged or np.max(np.abs(eta[live]), initial=0.0) > SUSPICIOUS_ETA:
             self._raise_if_separated(prob)
         # Item abilities are identified once the win graph is connected (checked before the fit);
         # feature columns and the order effect can still be collinear.
@@ -561,7 +489,7 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
                                   prob.W.shape[0], **self._opts)
             eta_max = jnp.max(jnp.abs(jax.vmap(prob.design.matvec)(out.x)), axis=1)
             draws.append(np.asarray(out.x))
-            ok.append(np.asarray(out.converged & (eta_max < _DIVERGED_ETA)))
+            ok.append(np.asarray(out.converged & (eta_max < DIVERGED_ETA)))
         draws, ok = np.concatenate(draws), np.concatenate(ok)
         if not ok.any():
             raise ValueError("no bootstrap replicate has a finite MLE (every resample is separated); "

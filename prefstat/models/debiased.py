@@ -114,11 +114,11 @@ from sklearn.base import clone, is_classifier
 
 from .._x64 import x64
 from ..data import ComparisonTable, _check_outcome, _rows, _to_float, factorize_items
-from ..design import DenseDesign, SparseRowsDesign, sparse_rows_from_scipy
+from ..design import DenseDesign, SparseRowsDesign, pad_rows, padded_size, sparse_rows_from_scipy
 from ..existence import check_identifiable
 from ..inference import cluster_cov, sandwich_cov
-from .bradley_terry import _DIVERGED_ETA, BradleyTerry, _bucket, _pad, item_design, item_transform
-from .bradley_terry import fit_core as bt_fit_core
+from ..losses import DIVERGED_ETA, logistic_fit
+from .bradley_terry import BradleyTerry, item_design, item_transform
 
 __all__ = ["DebiasedBradleyTerry", "DebiasedFit", "PoorOverlapWarning", "fit_core", "crossfit_logistic_ratio",
            "fit_ai_only", "fit_naive_pooled"]
@@ -208,10 +208,10 @@ def _row_weights(lam, y, ai, human, f, w, n, N):
 
 def _solve(design, y, ai, human, f, w, n, N, lam, beta0, gtol, max_iter):
     a, b = _row_weights(lam, y, ai, human, f, w, n, N)
-    res = bt_fit_core(design, a, b, jnp.zeros(design.p), beta0, gtol=gtol, max_iter=max_iter)
+    res = logistic_fit(design, a, b, jnp.zeros(design.p), beta0, gtol=gtol, max_iter=max_iter)
     # a root running off to infinity (no finite solution) shows as probabilities within 1e-15 of 0 or 1
     eta = design.matvec(res.x)
-    finite = jnp.max(jnp.where(f > 0, jnp.abs(eta), 0.0)) < _DIVERGED_ETA
+    finite = jnp.max(jnp.where(f > 0, jnp.abs(eta), 0.0)) < DIVERGED_ETA
     return res._replace(converged=res.converged & finite)
 
 
@@ -231,7 +231,7 @@ def crossfit_logistic_ratio(F, human, f, folds, n_folds: int, gtol=1e-12, max_it
 
     def one(k):
         train = f * (folds != k)
-        res = bt_fit_core(design, train, train * pool, jnp.zeros(F.shape[1]), jnp.zeros(F.shape[1]),
+        res = logistic_fit(design, train, train * pool, jnp.zeros(F.shape[1]), jnp.zeros(F.shape[1]),
                           gtol=gtol, max_iter=max_iter)
         prior = jnp.sum(train * human) / jnp.sum(train * pool)
         return res.x, prior, res.converged
@@ -553,7 +553,7 @@ class DebiasedBradleyTerry(BradleyTerry):
             if classifier_features:
                 onehot = np.eye(k)[:, 1:]
                 feats = np.column_stack([onehot[a], onehot[b]] + ([o] if o is not None else []))
-            design = SparseRowsDesign(jnp.asarray(_pad(cols, mp)), jnp.asarray(_pad(vals, mp)), T.shape[1])
+            design = SparseRowsDesign(jnp.asarray(pad_rows(cols, mp)), jnp.asarray(pad_rows(vals, mp)), T.shape[1])
             return design, T, names, feats
         Z = table.features
         names = list(table.feature_names)
@@ -564,9 +564,9 @@ class DebiasedBradleyTerry(BradleyTerry):
         feats = (Z.toarray() if sp.issparse(Z) else Z) if classifier_features else None
         if sp.issparse(Z):
             cols, vals = sparse_rows_from_scipy(Z)
-            design = SparseRowsDesign(jnp.asarray(_pad(cols, mp)), jnp.asarray(_pad(vals, mp)), Z.shape[1])
+            design = SparseRowsDesign(jnp.asarray(pad_rows(cols, mp)), jnp.asarray(pad_rows(vals, mp)), Z.shape[1])
         else:
-            design = DenseDesign(X=jnp.asarray(_pad(Z, mp)))
+            design = DenseDesign(X=jnp.asarray(pad_rows(Z, mp)))
         return design, np.eye(Z.shape[1]), names, feats
 
     # --------------------------------------------------------------------- fit
@@ -607,7 +607,7 @@ class DebiasedBradleyTerry(BradleyTerry):
 
         o = (np.ones(m) if table.order is None else table.order) if self.order_effect else None
         self.kind_ = table.kind
-        mp = _bucket(m)
+        mp = padded_size(m)
         design, T, names, feats = self._design(table, o, mp, classifier_features=use_classifier)
         n_folds = 0
         F = np.zeros((m, 0))
@@ -622,9 +622,9 @@ class DebiasedBradleyTerry(BradleyTerry):
             else:
                 w = self._sklearn_ratio(feats, human, f, folds)
         lam = 0.0 if self.lam == "auto" else float(self.lam)
-        arrays = [jnp.asarray(_pad(v, mp)) for v in (y_filled, ai, human.astype(np.float64), f)]
-        arrays.append(jnp.asarray(_pad(w, mp, 1.0)))
-        res = fit_core(design, *arrays, lam, jnp.asarray(_pad(F, mp)), jnp.asarray(_pad(folds, mp)),
+        arrays = [jnp.asarray(pad_rows(v, mp)) for v in (y_filled, ai, human.astype(np.float64), f)]
+        arrays.append(jnp.asarray(pad_rows(w, mp, 1.0)))
+        res = fit_core(design, *arrays, lam, jnp.asarray(pad_rows(F, mp)), jnp.asarray(pad_rows(folds, mp)),
                        tune=self.lam == "auto", pooled_tuning=density_ratio is None and not use_classifier,
                        n_folds=n_folds, gtol=self.tol, max_iter=self.max_iter)
         # information at the start point (lambda's row weights, sigma' = 1/4): names unidentified parameters
@@ -725,14 +725,14 @@ class DebiasedBradleyTerry(BradleyTerry):
         bread = np.asarray(res.bread)
         total = np.zeros_like(bread)
         for mask in (human, ~human):
-            wts = jnp.asarray(_pad(f * mask, mp))
+            wts = jnp.asarray(pad_rows(f * mask, mp))
             if codes[mask][0] < 0:  # pool rows without ids: independent units
                 total += np.asarray(sandwich_cov(bread, _sample_cov(design, (infl.s, infl.E), (infl.s, infl.E),
-                                                                    infl.e, infl.F, jnp.asarray(_pad(mask * 1.0, mp)),
-                                                                    jnp.asarray(_pad(f, mp)))))
+                                                                    infl.e, infl.F, jnp.asarray(pad_rows(mask * 1.0, mp)),
+                                                                    jnp.asarray(pad_rows(f, mp)))))
                 continue
             G = int(codes[mask].max()) + 1
-            g = jnp.asarray(_pad(np.where(mask, codes, G), mp, G))  # other rows (and padding) -> dummy cluster G
+            g = jnp.asarray(pad_rows(np.where(mask, codes, G), mp, G))  # other rows (and padding) -> dummy cluster G
             n_s = float(np.sum(f[mask]))
             mean = _sums(design, infl.s, infl.E, infl.e, infl.F, wts) / n_s
             S = design.group_sums(wts * infl.s, g, G + 1)

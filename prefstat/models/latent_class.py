@@ -45,9 +45,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from .._x64 import x64
 from ..data import ComparisonTable
-from ..design import DenseDesign, SparseRowsDesign, sparse_rows_from_scipy
-from .bradley_terry import _DIVERGED_ETA, _bucket, _pad
-from .bradley_terry import fit_core as bt_fit_core
+from ..design import DenseDesign, SparseRowsDesign, pad_rows, padded_size, sparse_rows_from_scipy
+from ..losses import DIVERGED_ETA, logistic_fit
 from .sign import DirectionMixin
 
 __all__ = ["LatentClassBT", "LatentClassResult", "fit_core"]
@@ -87,7 +86,7 @@ def _em(design, y, w, user, present, n_users, coef, weights, penalty, tol, max_i
         W = w[None, :] * resp[user].T  # (K, n)
 
         def fit(beta, Wk):
-            return bt_fit_core(design, Wk, Wk * y, penalty, beta, max_iter=newton_iter).x
+            return logistic_fit(design, Wk, Wk * y, penalty, beta, max_iter=newton_iter).x
 
         return jax.vmap(fit)(coef, W), weights
 
@@ -108,7 +107,7 @@ def _em(design, y, w, user, present, n_users, coef, weights, penalty, tol, max_i
     mean = weights @ coef
     # without a penalty, a class running off to infinity (separation) is not convergence; with one the
     # estimate is finite and large linear predictors are legitimate
-    converged = (jnp.abs(ll - ll_old) <= tol * jnp.abs(ll)) & ((eta_max < _DIVERGED_ETA) | jnp.any(penalty > 0))
+    converged = (jnp.abs(ll - ll_old) <= tol * jnp.abs(ll)) & ((eta_max < DIVERGED_ETA) | jnp.any(penalty > 0))
     return LatentClassResult(weights=weights, coef=coef, mean_coef=mean, direction=mean / jnp.linalg.norm(mean),
                              responsibilities=resp, loglik=ll, n_iter=it, converged=converged)
 
@@ -122,7 +121,7 @@ def _sequential_fit(n_users: int, n_classes: int, n_init: int, max_iter: int, ne
         p = design.p
         penalty = jnp.full(p, alpha, y.dtype)
         present = jax.ops.segment_sum(w, user, num_segments=n_users) > 0
-        pooled = bt_fit_core(design, w, w * y, penalty, jnp.zeros(p, y.dtype), max_iter=100).x
+        pooled = logistic_fit(design, w, w * y, penalty, jnp.zeros(p, y.dtype), max_iter=100).x
         scale = jnp.linalg.norm(pooled) / jnp.sqrt(p)
         starts = pooled + scale * jax.random.normal(key, (n_init, n_classes, p), dtype=y.dtype)
         even = jnp.full(n_classes, 1.0 / n_classes, y.dtype)
@@ -235,15 +234,15 @@ class LatentClassBT(DirectionMixin, ClassifierMixin, BaseEstimator):
         n_rows, d = Z.shape
         codes, users = pd.factorize(table.group)
         n_users = len(users)
-        rows = _bucket(n_rows)
+        rows = padded_size(n_rows)
         if hasattr(Z, "tocsr"):
             cols, vals = sparse_rows_from_scipy(Z)
-            design = SparseRowsDesign(cols=jnp.asarray(_pad(cols, rows)), vals=jnp.asarray(_pad(vals, rows)), p=d)
+            design = SparseRowsDesign(cols=jnp.asarray(pad_rows(cols, rows)), vals=jnp.asarray(pad_rows(vals, rows)), p=d)
         else:
-            design = DenseDesign(X=jnp.asarray(_pad(np.asarray(Z, np.float64), rows)))
+            design = DenseDesign(X=jnp.asarray(pad_rows(np.asarray(Z, np.float64), rows)))
         seed = np.random.default_rng(self.random_state).integers(2**63)
-        res = fit_core(design, jnp.asarray(_pad(y, rows)), jnp.asarray(_pad(w, rows)),
-                       jnp.asarray(_pad(codes, rows)), jax.random.PRNGKey(seed), n_users=n_users,
+        res = fit_core(design, jnp.asarray(pad_rows(y, rows)), jnp.asarray(pad_rows(w, rows)),
+                       jnp.asarray(pad_rows(codes, rows)), jax.random.PRNGKey(seed), n_users=n_users,
                        n_classes=int(self.n_classes), n_init=int(self.n_init), alpha=float(self.alpha),
                        tol=float(self.tol), max_iter=int(self.max_iter))
         coef = np.asarray(res.coef, np.float64)
@@ -252,7 +251,7 @@ class LatentClassBT(DirectionMixin, ClassifierMixin, BaseEstimator):
                              "perfectly. Use fewer classes or an L2 penalty (alpha > 0).")
         if not bool(res.converged):
             eta = np.abs(np.asarray(Z @ coef.T)).max()
-            if eta >= _DIVERGED_ETA and self.alpha == 0:
+            if eta >= DIVERGED_ETA and self.alpha == 0:
                 raise ValueError("a latent class separates its users' outcomes perfectly (its BT weights run off "
                                  "to infinity). Use fewer classes or an L2 penalty (alpha > 0).")
             raise ValueError(f"EM did not converge in max_iter={self.max_iter} iterations from any of the "

@@ -113,11 +113,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
 from ..data import ComparisonTable
-from ..design import DenseDesign, SparseRowsDesign, sparse_rows_from_scipy
+from ..design import DenseDesign, SparseRowsDesign, pad_rows, padded_size, sparse_rows_from_scipy
 from ..inference import subsample_indices, subsample_size, subsampling_radius
 from ..optim import lbfgs
-from .bradley_terry import _bucket, _pad
-from .bradley_terry import fit_core as bt_fit_core
+from ..geometry import angle_degrees
+from ..losses import logistic_fit
 
 __all__ = ["SignEstimator", "SignResult", "fit_core", "exact_core", "agreement", "angle_deg",
            "disagreement_rate", "log_map", "subsampling_cone"]
@@ -154,7 +154,7 @@ def _bt_direction(design, y, w):
     separating direction, which is still a good start."""
     p = design.p
     W = jnp.where(y != 0.5, w, 0.0)
-    res = bt_fit_core(design, W, W * y, jnp.zeros(p), jnp.zeros(p), max_iter=50)
+    res = logistic_fit(design, W, W * y, jnp.zeros(p), jnp.zeros(p), max_iter=50)
     norm = jnp.linalg.norm(res.x)
     ok = jnp.isfinite(norm) & (norm > 0)
     return jnp.where(ok, res.x / jnp.where(ok, norm, 1.0), jnp.eye(p, dtype=res.x.dtype)[0])
@@ -278,11 +278,8 @@ def exact_core(Z, y, w) -> SignResult:
                       converged=jnp.asarray(True), n_iter=jnp.asarray(0, jnp.int32))
 
 
-def angle_deg(a, b) -> float:
-    """Angle between two vectors in degrees (atan2 form: accurate for nearly parallel vectors)."""
-    a = np.asarray(a, np.float64) / np.linalg.norm(a)
-    b = np.asarray(b, np.float64) / np.linalg.norm(b)
-    return float(np.degrees(np.arctan2(np.linalg.norm(a - (a @ b) * b), a @ b)))
+# Kept under its original public name; the one implementation is prefstat.geometry.angle_degrees.
+angle_deg = angle_degrees
 
 
 def disagreement_rate(b, beta, Z_eval) -> float:
@@ -372,8 +369,8 @@ def _design(Z, rows: int):
     """Dense or ELLPACK design padded to ``rows`` rows (padding rows are zero)."""
     if sp.issparse(Z):
         cols, vals = sparse_rows_from_scipy(Z)
-        return SparseRowsDesign(cols=jnp.asarray(_pad(cols, rows)), vals=jnp.asarray(_pad(vals, rows)), p=Z.shape[1])
-    return DenseDesign(X=jnp.asarray(_pad(np.asarray(Z, np.float64), rows)))
+        return SparseRowsDesign(cols=jnp.asarray(pad_rows(cols, rows)), vals=jnp.asarray(pad_rows(vals, rows)), p=Z.shape[1])
+    return DenseDesign(X=jnp.asarray(pad_rows(np.asarray(Z, np.float64), rows)))
 
 
 @partial(jax.jit, static_argnames=("n_starts", "n_bandwidths", "max_iter", "bandwidth"))
@@ -508,10 +505,10 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
                              "weights; pass n_subsamples=0 to fit without inference.")
         self.__dict__.pop("subsample_size_", None)  # a refit without inference must not keep the old one
         rng = np.random.default_rng(self.random_state)
-        rows = _bucket(n_rows)
+        rows = padded_size(n_rows)
         # the exact sweep needs the columns themselves: with d <= 2 a dense copy is cheap
         design = _design(Z.toarray() if method == "exact" and sp.issparse(Z) else Z, rows)
-        yj, wj = jnp.asarray(_pad(y, rows)), jnp.asarray(_pad(w, rows))
+        yj, wj = jnp.asarray(pad_rows(y, rows)), jnp.asarray(pad_rows(w, rows))
         if method == "exact":
             res = exact_core(design.X, yj, wj)
         else:

@@ -28,7 +28,8 @@ import numpy as np
 
 from ..design import DenseDesign, SparseRowsDesign
 from ..inference import model_cov, reparametrize, sandwich_cov, subsample_size
-from ..models.bradley_terry import _robust_meat, fit_core, item_design, item_transform
+from ..losses import logistic_meat
+from ..models.bradley_terry import fit_core, item_design, item_transform
 from ..models.debiased import fit_core as debiased_core
 from ..models.latent_class import fit_core as latent_class_core
 from ..models.sign import exact_core as sign_exact_core
@@ -85,7 +86,7 @@ class BTSim(_ResolvedTruth):
         if self.cov_type == "model":
             cov = model_cov(res.hess)
         elif self.cov_type == "robust":
-            cov = sandwich_cov(res.hess, _robust_meat(design, W, y, y * y, res.x))
+            cov = sandwich_cov(res.hess, logistic_meat(design, W, y, y * y, res.x))
         else:
             raise ValueError(f"BTSim supports cov_type 'model' or 'robust'; got {self.cov_type!r}.")
         cov = reparametrize(T, cov)
@@ -246,7 +247,7 @@ class JudgeBaselineSim:
         design = DenseDesign(X=Z)
         WY = W * y
         res = fit_core(design, W, WY, jnp.zeros(design.p), jnp.zeros(design.p))
-        cov = sandwich_cov(res.hess, _robust_meat(design, W, WY, WY * y, res.x))
+        cov = sandwich_cov(res.hess, logistic_meat(design, W, WY, WY * y, res.x))
         return {"estimate": res.x, "stderr": jnp.sqrt(jnp.diag(cov)), "converged": res.converged}
 
     fit = None

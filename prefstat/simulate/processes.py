@@ -43,6 +43,8 @@ import numpy as np
 import scipy.special as ssp
 from scipy import integrate, optimize, stats
 
+from ..geometry import angle_degrees
+
 __all__ = [
     "HomogeneousBT",
     "FeatureBT",
@@ -613,7 +615,7 @@ class HeterogeneousUsers:
 
     @functools.cached_property
     def bt_limit_angle(self) -> float:
-        return _angle_degrees(self.bt_limit, self.direction)
+        return angle_degrees(self.bt_limit, self.direction)
 
     def _user_nodes(self, step: float) -> tuple[np.ndarray, np.ndarray]:
         """User weights beta_u (nodes, d) and quadrature weights, for the axis kinds."""
@@ -745,13 +747,6 @@ def _expected_probit_exponential(a, b, xp, sp):
         series = series + (-1) ** (k - 1) * b**k * he
         he_prev, he = he, a * he - (k - 1) * he_prev
     return xp.where(small, sp.ndtr(a) + pdf * series, exact)
-
-
-def _angle_degrees(a, b) -> float:
-    a = np.asarray(a) / np.linalg.norm(a)
-    b = np.asarray(b) / np.linalg.norm(b)
-    # atan2 form stays accurate for nearly parallel vectors, unlike arccos
-    return float(np.degrees(np.arctan2(np.linalg.norm(a - (a @ b) * b), a @ b)))
 
 
 # ----------------------------------------------------------------------------

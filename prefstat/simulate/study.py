@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from .._x64 import x64_scope
 from ..exceptions import StudyError
+from ..geometry import angles_degrees
 from .estimators import vmapped
 
 __all__ = ["Study", "StudyError", "save_results", "load_results", "run_cell"]
@@ -214,11 +215,6 @@ def _estimate(est, process, sample, keys, chunk):
     return merged, elapsed / reps
 
 
-def _angle_deg(est, truth) -> np.ndarray:
-    cos = est @ truth / (np.linalg.norm(est, axis=1) * np.linalg.norm(truth))
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-
-
 def _rows(est, cell, out, truth, runtime, level, z_eval) -> pd.DataFrame:
     estimate = np.asarray(out["estimate"], np.float64)
     stderr = out.get("stderr")
@@ -234,7 +230,7 @@ def _rows(est, cell, out, truth, runtime, level, z_eval) -> pd.DataFrame:
         "estimator": est.name, "n": cell.n, "rep": np.arange(reps),
         "estimate": list(estimate), "truth": [truth] * reps,
         "error": np.linalg.norm(estimate - truth, axis=1),
-        "angle_deg": _angle_deg(estimate, truth),
+        "angle_deg": angles_degrees(estimate, truth),
         "converged": np.asarray(out.get("converged", np.ones(reps, bool)), bool),
         "runtime_s": runtime, "level": level,
     })
