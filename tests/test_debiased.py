@@ -28,7 +28,8 @@ from sklearn.tree import DecisionTreeClassifier
 import prefstat as ps
 from prefstat._x64 import x64_scope
 from prefstat.design import DenseDesign
-from prefstat.models.bradley_terry import _bucket, _pad
+from prefstat.design import pad_rows as _pad
+from prefstat.design import padded_size as _bucket
 from prefstat.models.debiased import (PoorOverlapWarning, crossfit_logistic_ratio, fit_ai_only, fit_core,
                                       fit_naive_pooled)
 from prefstat.simulate import BiasedJudge

@@ -1,4 +1,4 @@
-"""The shared inference layer: estimating-equation pieces -> covariances -> intervals.
+"""Covariances of Z-estimators from estimating-equation pieces (bread, meat, cluster scores, draws).
 
 Every regular prefstat estimator is a Z-estimator: it solves
 ``sum_i psi_i(theta) = 0``. It hands this module
@@ -26,23 +26,10 @@ from typing import Callable
 
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
-from scipy import stats
 
-from ._x64 import x64
+from .._x64 import x64
 
-__all__ = [
-    "COV_TYPES",
-    "Inference",
-    "model_cov",
-    "sandwich_cov",
-    "cluster_cov",
-    "bootstrap_cov",
-    "reparametrize",
-    "wald_interval",
-    "percentile_interval",
-    "coef_table",
-]
+__all__ = ["COV_TYPES", "Inference", "model_cov", "sandwich_cov", "cluster_cov", "bootstrap_cov", "reparametrize"]
 
 COV_TYPES = ("model", "robust", "cluster", "bootstrap")
 
@@ -92,40 +79,6 @@ def reparametrize(T, cov):
     return 0.5 * (out + out.T)
 
 
-def _z(level: float) -> float:
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be strictly between 0 and 1; got {level!r}.")
-    return float(stats.norm.ppf(0.5 + level / 2.0))
-
-
-def wald_interval(estimate: np.ndarray, stderr: np.ndarray, level: float = 0.95) -> np.ndarray:
-    """Normal-theory interval ``estimate -+ z_{(1+level)/2} stderr`` as a (k, 2) array."""
-    z = _z(level)
-    est, se = np.asarray(estimate, np.float64), np.asarray(stderr, np.float64)
-    return np.column_stack([est - z * se, est + z * se])
-
-
-def percentile_interval(draws: np.ndarray, level: float = 0.95) -> np.ndarray:
-    """Bootstrap percentile interval from draws (B, k), as a (k, 2) array."""
-    _z(level)
-    lo, hi = np.quantile(np.asarray(draws, np.float64), [0.5 - level / 2.0, 0.5 + level / 2.0], axis=0)
-    return np.column_stack([lo, hi])
-
-
-def coef_table(names, estimate, stderr, level: float = 0.95, interval: np.ndarray | None = None) -> pd.DataFrame:
-    """statsmodels-style coefficient table: estimate, stderr, z, p-value, interval."""
-    est, se = np.asarray(estimate, np.float64), np.asarray(stderr, np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = est / se
-    ci = wald_interval(est, se, level) if interval is None else interval
-    lo_name, hi_name = f"lower {level:.3g}", f"upper {level:.3g}"
-    return pd.DataFrame(
-        {"estimate": est, "stderr": se, "z": z, "p_value": 2.0 * stats.norm.sf(np.abs(z)),
-         lo_name: ci[:, 0], hi_name: ci[:, 1]},
-        index=pd.Index(names, name="parameter"),
-    )
-
-
 @dataclass(frozen=True)
 class Inference:
     """Covariance of a fitted Z-estimator in its reporting parametrisation.
@@ -165,45 +118,3 @@ class Inference:
         else:
             raise ValueError(f"cov_type must be one of {COV_TYPES}; got {cov_type!r}.")
         return np.asarray(cov, np.float64)
-
-
-# ---------------------------------------------------------------------------- subsampling
-# Non-regular estimators (the cube-root sign estimator) get their intervals from subsampling
-# (Politis & Romano 1994; Politis, Romano & Wolf 1999): refit on B subsamples of size m drawn
-# WITHOUT replacement; the law of tau_m (theta_m - theta_n) estimates that of tau_n (theta_n - theta)
-# whenever tau_n (theta_n - theta) has a continuous limit law, m -> infinity and m / n -> 0. With
-# tau_n = n^rate, the quantiles of the subsample deviations are rescaled by (m / n)^rate. (The naive
-# bootstrap, m = n with replacement, is inconsistent at the cube-root rate: Abrevaya & Huang 2005.)
-__all__ += ["subsample_size", "subsample_indices", "subsampling_radius"]
-
-
-def subsample_size(n: int, exponent: float = 2.0 / 3.0) -> int:
-    """Subsample size rule ``m = ceil(n^exponent)``, kept in ``[2, n - 1]``.
-
-    The default 2/3 is the rule for cube-root estimators (METHODS.md section 2):
-    m grows and m/n = n^(-1/3) vanishes, as subsampling requires.
-    """
-    if n < 3:
-        raise ValueError(f"subsampling needs at least 3 observations; got {n}.")
-    return int(min(max(np.ceil(n**exponent), 2), n - 1))
-
-
-def subsample_indices(rng: np.random.Generator, n: int, m: int, n_subsamples: int) -> np.ndarray:
-    """(n_subsamples, m) indices into ``range(n)``: each row a subsample drawn without replacement."""
-    return np.stack([rng.choice(n, size=m, replace=False) for _ in range(n_subsamples)])
-
-
-def subsampling_radius(distances, n: float, m: float, level: float = 0.95, rate: float = 1.0 / 3.0):
-    """Radius ``(m/n)^rate * q_level(d_j)`` of a symmetric confidence region around the estimate.
-
-    ``distances`` are d(theta_m^(j), theta_n) >= 0 for the B subsample estimates:
-    a (B,) array (e.g. angles: the radius of a ball or cone) or a (B, k) array of
-    absolute deviations per coordinate (one radius per column: symmetric
-    intervals ``theta_n -+ radius``). Symmetric rather than equal-tailed: the
-    equal-tailed interval reflects the subsample deviations, so a finite-sample
-    bias that shrinks faster than the n^-rate spread (as the maximum score
-    estimator's does) is over-corrected. jax.numpy: traceable, so simulation
-    cores call it inside ``vmap``.
-    """
-    _z(level)
-    return (m / n) ** rate * jnp.quantile(jnp.asarray(distances), level, axis=0)
