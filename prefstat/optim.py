@@ -111,10 +111,15 @@ def lbfgs(
 ) -> OptimResult:
     """L-BFGS (optax, zoom line search) for objectives too large for a dense Newton step.
 
-    Same stopping rule as :func:`newton` (``max|g| <= gtol * gscale``); the
-    default ``gtol`` is looser because a quasi-Newton method reaches the
-    rounding floor of ``f`` sooner. Only ``value`` is needed (gradients by
-    autodiff). ``hess`` in the result is left empty (shape (0, 0)): callers
+    Stops when the largest gradient component is small relative to the
+    problem's scale, ``max|g| <= gtol * gscale`` (``gscale``: e.g. the total
+    weight), or after ``max_iter`` iterations. This is not :func:`newton`'s
+    rule, which compares the Newton decrement ``g^T H^-1 g`` (affine
+    invariant) with ``gtol^2 * gscale``; L-BFGS has no Hessian to form the
+    decrement, hence the gradient test and the looser default ``gtol``.
+    Callers that need Newton accuracy follow with one Newton step (as
+    :func:`prefstat.losses.logistic_fit` does). Only ``value`` is needed
+    (gradients by autodiff). ``hess`` in the result is left empty (shape (0, 0)): callers
     that need the information compute it once at the solution.
     """
     gscale = jnp.asarray(gscale, x0.dtype)
