@@ -61,11 +61,12 @@ def relative_density_ratio(r, alpha):
     """
     if isinstance(alpha, numbers.Real) and not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1]; got {alpha!r}.")
-    xp = _namespace(r)
-    finite = r / (alpha * r + (1.0 - alpha))
     if isinstance(alpha, numbers.Real) and alpha == 0:
-        return finite
-    return xp.where(xp.isinf(r), 1.0 / alpha, finite)
+        return r
+    xp = _namespace(r)
+    infinite = xp.isinf(r)
+    safe = xp.where(infinite, 0.0, r)  # no inf / inf
+    return xp.where(infinite, 1.0 / alpha, safe / (alpha * safe + (1.0 - alpha)))
 
 
 def check_finite_ratio(p, rows_mask=None, label: str = "pool", rows: str = "human") -> None:

@@ -69,6 +69,7 @@ class SampleStratifiedKFold(BaseCrossValidator):
         classes, counts = np.unique(y, return_counts=True)
         if counts.size and counts.min() < k:
             small = classes[np.argmin(counts)]
+            small = small.item() if isinstance(small, np.generic) else small
             raise ValueError(f"n_splits={k} needs at least {k} rows of every class; class {small!r} has "
                              f"{counts.min()}.")
         rng = np.random.default_rng(self.random_state)
