@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 import prefstat as ps
 from prefstat._x64 import x64_scope
-from prefstat.design import DenseDesign, sparse_rows_from_scipy, SparseRowsDesign
+from prefstat.design import DenseDesign, SparseRowsDesign, sparse_rows_from_scipy
 from prefstat.inference import (DenseInfluence, DesignInfluence, cluster_cov, cluster_influence_cov, influence_cov,
                                 influence_sandwich, sandwich_cov)
 from prefstat.losses import logistic_fit, logistic_group_scores, logistic_meat
@@ -154,3 +154,27 @@ def test_cluster_influence_cov_over_two_samples():
             cluster_influence_cov(psi, np.where(np.arange(400) == 0, -1, codes), f, masks)
         with pytest.raises(ValueError, match="one code per row"):
             cluster_influence_cov(psi, codes[:10], f, masks)
+
+
+def test_debiased_bradley_terry_reports_through_estimation_results():
+    rng = np.random.default_rng(6)
+    k, n_rows = 4, 1200
+    a = rng.integers(0, k, n_rows)
+    b = (a + rng.integers(1, k, n_rows)) % k
+    theta = np.array([0.5, 0.0, -0.3, 0.2])
+    z = (rng.random(n_rows) < 1 / (1 + np.exp(-(theta[a] - theta[b])))).astype(float)
+    ai = np.where(rng.random(n_rows) < 0.85, z, 1 - z)
+    X = np.column_stack([np.array(list("ABCD"))[a], np.array(list("ABCD"))[b]])
+    y = np.where(np.arange(n_rows) < 300, z, np.nan)
+    est = ps.DebiasedBradleyTerry(order_effect=True).fit(X, y, ai_label=ai)
+    res = est.results_
+    assert res.names == ("A", "B", "C", "D", "order_effect")
+    np.testing.assert_array_equal(res.estimate[:4], est.coef_)
+    np.testing.assert_array_equal(res.cov[:4, :4], est.cov_)
+    assert res.estimate[4] == est.order_effect_ and np.sqrt(res.cov[4, 4]) == est.order_effect_stderr_
+    np.testing.assert_array_equal(est.conf_int(), res.interval()[:4])
+    diff = res.t_test("A - C")
+    c = np.array([1.0, 0, -1, 0, 0])
+    assert diff.estimate[0] == pytest.approx(c @ res.estimate, abs=1e-15)
+    assert diff.stderr[0] == pytest.approx(np.sqrt(c @ res.cov @ c), rel=1e-12)
+    assert len(res.pairwise()) == 6

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import ShuffleSplit, StratifiedKFold, cross_val_predict
 
 import prefstat.models.debiased as debiased
 from prefstat._x64 import x64_scope

@@ -95,9 +95,16 @@ estimation error and, for a flexible classifier converging slower than
 root-n, the estimate itself carries first-order error from the weights (the
 estimating equation is not Neyman-orthogonal in :math:`w`; DIPO, METHODS.md
 section 4, is the doubly robust alternative). Overlap diagnostics:
-Kish's effective sample size of the human weights and the largest weight; a
-warning when the effective size is below a fifth of the human sample. Weights
-are never clipped.
+Kish's effective sample size of the human weights, the largest weight and the
+share of the weight held by the top 1% of human units; a warning when the
+effective size is below a fifth of the human sample. Weights are never clipped.
+
+**Where the pieces live.** The pure core (root finding, PPI++ tuning,
+influence values) is :mod:`prefstat.models.debiased_core`; the two-sample view,
+folds, cross-fitted classifiers, density ratios and overlap diagnostics are in
+:mod:`prefstat.nuisance`; the covariances come from
+:mod:`prefstat.inference.influence`, and results are reported through
+:class:`prefstat.inference.EstimationResults` (``results_``).
 """
 from __future__ import annotations
 
@@ -176,8 +183,10 @@ class DebiasedBradleyTerry(BradleyTerry):
     lam_ : the lambda used; n_eff_ : effective number of human labels, n x tr V(human-only) / tr V;
     density_ratio_ : weights used on the human rows (in row order); weight_ess_, weight_max_ :
     Kish effective size and largest of those weights; n_human_, n_pool_ : sample sizes (frequency
-    weighted); diagnostics_ : dict of the above plus the judge-human disagreement rate and the
-    unclipped tuned lambda; converged_, n_iter_.
+    weighted); diagnostics_ : dict of the above plus the judge-human disagreement rate, the
+    unclipped tuned lambda, the mean weight and the top-1% weight share; converged_, n_iter_;
+    results_ : :class:`~prefstat.inference.EstimationResults` of every reported parameter (order
+    effect included): ``conf_int``, ``summary``, ``t_test``/``contrast``, ``wald_test``, ``pairwise``.
     """
 
     def __init__(self, lam="auto", density_ratio=None, classifier=None, n_folds=5, reference=None,
