@@ -32,14 +32,18 @@ __all__ = ["ComparisonTable"]
 _MAX_ROWS_SHOWN = 5
 
 
-def _rows(mask: np.ndarray) -> str:
+def describe_rows(mask: np.ndarray) -> str:
+    """'row 3' / 'rows 0, 4, 7 and 12 more': the first offending 0-based rows of a boolean mask, for error messages."""
     idx = np.flatnonzero(mask)
     shown = ", ".join(str(i) for i in idx[:_MAX_ROWS_SHOWN])
     more = f" and {idx.size - _MAX_ROWS_SHOWN} more" if idx.size > _MAX_ROWS_SHOWN else ""
     return f"row{'s' if idx.size > 1 else ''} {shown}{more}"
 
 
-def _to_float(name: str, values, n: int | None) -> np.ndarray:
+_rows = describe_rows
+
+
+def to_float(name: str, values, n: int | None) -> np.ndarray:
     """Convert a 1-D column to finite float64, or explain why not."""
     try:
         arr = np.asarray(values)
@@ -73,13 +77,20 @@ def _to_float(name: str, values, n: int | None) -> np.ndarray:
     return arr
 
 
-def _check_outcome(name: str, y: np.ndarray) -> None:
+_to_float = to_float
+
+
+def check_outcome(name: str, y: np.ndarray) -> None:
+    """Raise naming the column and rows when an outcome lies outside [0, 1]."""
     bad = (y < 0.0) | (y > 1.0)
     if bad.any():
         raise ValueError(
             f"column '{name}' must lie in [0, 1] (1 = left preferred, 0 = right, 0.5 = tie); "
             f"{_rows(bad)} are out of range (e.g. {float(y[bad][0])!r}). Recode the outcome."
         )
+
+
+_check_outcome = check_outcome
 
 
 def _check_weight(name: str, w: np.ndarray) -> None:

@@ -95,343 +95,40 @@ estimation error and, for a flexible classifier converging slower than
 root-n, the estimate itself carries first-order error from the weights (the
 estimating equation is not Neyman-orthogonal in :math:`w`; DIPO, METHODS.md
 section 4, is the doubly robust alternative). Overlap diagnostics:
-Kish's effective sample size of the human weights and the largest weight; a
-warning when the effective size is below a fifth of the human sample. Weights
-are never clipped.
+Kish's effective sample size of the human weights, the largest weight and the
+share of the weight held by the top 1% of human units; a warning when the
+effective size is below a fifth of the human sample. Weights are never clipped.
+
+**Where the pieces live.** The pure core (root finding, PPI++ tuning,
+influence values) is :mod:`prefstat.models.debiased_core`; the two-sample view,
+folds, cross-fitted classifiers, density ratios and overlap diagnostics are in
+:mod:`prefstat.nuisance`; the covariances come from
+:mod:`prefstat.inference.influence`, and results are reported through
+:class:`prefstat.inference.EstimationResults` (``results_``).
 """
 from __future__ import annotations
 
-import warnings
-from functools import partial
-from typing import NamedTuple
-
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import clone, is_classifier
+from sklearn.base import is_classifier
+from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
-from ..data import ComparisonTable, _check_outcome, _rows, _to_float, factorize_items
+from ..data import ComparisonTable, factorize_items
 from ..design import DenseDesign, SparseRowsDesign, pad_rows, padded_size, sparse_rows_from_scipy
 from ..existence import check_identifiable
-from ..inference import cluster_cov, sandwich_cov
-from ..losses import DIVERGED_ETA, logistic_fit
+from ..inference import EstimationResults, influence_sandwich
+from ..nuisance import (PoorOverlapWarning, assign_folds, check_finite_ratio, crossfit_logistic_ratio,
+                        crossfit_predict, density_ratio_from_proba, fold_size_ratio, group_codes, known_ratio,
+                        split_samples, warn_poor_overlap, weight_diagnostics)
 from .bradley_terry import BradleyTerry, item_design, item_transform
+from .debiased_core import DebiasedFit, fit_core, row_weights
 
+# PoorOverlapWarning and crossfit_logistic_ratio live in prefstat.nuisance; re-exported here, where they were first.
 __all__ = ["DebiasedBradleyTerry", "DebiasedFit", "PoorOverlapWarning", "fit_core", "crossfit_logistic_ratio",
            "fit_ai_only", "fit_naive_pooled"]
-
-
-class PoorOverlapWarning(UserWarning):
-    """The density-ratio weights concentrate on few human rows (low effective sample size)."""
-
-
-# The overlap warning fires when Kish's effective size of the human weights is below this share of n.
-_POOR_OVERLAP_SHARE = 0.2
-
-
-class Influence(NamedTuple):
-    """Per-unit terms of U at the solution: psi_r = s_r x_r + E F_r e_r (E, F empty without a classifier)."""
-
-    s: jax.Array  # (m,)
-    e: jax.Array  # (m,) pool indicator minus out-of-fold P(pool)
-    E: jax.Array  # (p, q)
-    F: jax.Array  # (m, q) classifier features (with intercept)
-
-
-class DebiasedFit(NamedTuple):
-    theta: jax.Array  # free parameters
-    lam: jax.Array  # lambda used
-    lam_raw: jax.Array  # tuned lambda before clipping to [0, 1] (nan when lambda was fixed)
-    bread: jax.Array  # J = -dU/dtheta
-    meat: jax.Array  # two-sample Var(U)
-    cov: jax.Array  # J^-1 meat J^-1
-    cov_human: jax.Array  # human-only (lambda = 0) sandwich at theta: the n_eff baseline
-    weight: jax.Array  # density ratio used per row (1 on pool rows)
-    influence: Influence
-    converged: jax.Array  # the root exists and Newton converged
-    ratio_converged: jax.Array  # every cross-fitted classifier converged (True without a classifier)
-    n_iter: jax.Array
-
-
-def _cross(design, F, d):
-    """sum_r d_r x_r F_r^T, shape (p, q), through the design's rmatvec (no dense copy of X)."""
-    return jax.vmap(lambda col: design.rmatvec(d * col), in_axes=1, out_axes=1)(F)
-
-
-def _sums(design, s, E, e, F, wts):
-    """sum_r wts_r psi_r for psi_r = s_r x_r + E F_r e_r."""
-    out = design.rmatvec(wts * s)
-    if F.shape[1]:
-        out = out + E @ (F.T @ (wts * e))
-    return out
-
-
-def _moment(design, sa, Ea, sb, Eb, e, F, wts):
-    """sum_r wts_r psi^a_r (psi^b_r)^T, expanded so only grams and cross-grams of the design are formed."""
-    out = design.gram(wts * sa * sb)
-    if F.shape[1]:
-        xa, xb = _cross(design, F, wts * sa * e), _cross(design, F, wts * sb * e)
-        Fg = F.T @ ((wts * e * e)[:, None] * F)
-        out = out + xa @ Eb.T + Ea @ xb.T + Ea @ Fg @ Eb.T
-    return out
-
-
-def _sample_cov(design, a, b, e, F, mask, f):
-    """(n_s / (n_s - 1)) sum_{r in s} f_r (psi^a_r - mean)(psi^b_r - mean)^T: a within-sample covariance
-    of unit totals, i.e. the variance contribution of sample s to U (ddof 1, as ppi_py)."""
-    wts = f * mask
-    n_s = jnp.sum(wts)
-    ma, mb = _sums(design, *a, e, F, wts), _sums(design, *b, e, F, wts)
-    centred = _moment(design, a[0], a[1], b[0], b[1], e, F, wts) - jnp.outer(ma, mb) / n_s
-    return centred * n_s / (n_s - 1.0)
-
-
-def _two_sample_cov(design, a, b, e, F, human, f):
-    return (_sample_cov(design, a, b, e, F, 1.0 - human, f)
-            + _sample_cov(design, a, b, e, F, human, f))
-
-
-def _trace_sandwich(Minv, C):
-    return jnp.trace(Minv @ C @ Minv.T)
-
-
-def _row_weights(lam, y, ai, human, f, w, n, N):
-    """Per-row (a, b) of the convex objective L (module docstring)."""
-    pool = 1.0 - human
-    a = f * (pool * lam / N + human * (1.0 - lam) * w / n)
-    b = f * (pool * lam * ai / N + human * w * (y - lam * ai) / n)
-    return a, b
-
-
-def _solve(design, y, ai, human, f, w, n, N, lam, beta0, gtol, max_iter):
-    a, b = _row_weights(lam, y, ai, human, f, w, n, N)
-    res = logistic_fit(design, a, b, jnp.zeros(design.p), beta0, gtol=gtol, max_iter=max_iter)
-    # a root running off to infinity (no finite solution) shows as probabilities within 1e-15 of 0 or 1
-    eta = design.matvec(res.x)
-    finite = jnp.max(jnp.where(f > 0, jnp.abs(eta), 0.0)) < DIVERGED_ETA
-    return res._replace(converged=res.converged & finite)
-
-
-@partial(jax.jit, static_argnames=("n_folds", "max_iter"))
-def crossfit_logistic_ratio(F, human, f, folds, n_folds: int, gtol=1e-12, max_iter=100):
-    """Cross-fitted density ratio dP_pool/dP_human from an unpenalised logistic regression.
-
-    ``F`` (m, q) are the classifier features *with* an intercept column; row
-    r's ratio comes from the fit on the other folds:
-    ``w_r = (n_tr / N_tr) exp(F_r^T gamma_{-k(r)})`` (prior odds of the training
-    folds removed). Returns ``(w, p, converged)``: the ratio on every row, the
-    out-of-fold P(pool | F_r) (for the first-step correction), and whether all
-    K fits converged.
-    """
-    design = DenseDesign(X=F)
-    pool = 1.0 - human
-
-    def one(k):
-        train = f * (folds != k)
-        res = logistic_fit(design, train, train * pool, jnp.zeros(F.shape[1]), jnp.zeros(F.shape[1]),
-                          gtol=gtol, max_iter=max_iter)
-        prior = jnp.sum(train * human) / jnp.sum(train * pool)
-        return res.x, prior, res.converged
-
-    gammas, prior, ok = jax.vmap(one)(jnp.arange(n_folds))
-    eta = jnp.sum(F * gammas[folds], axis=1)
-    return prior[folds] * jnp.exp(eta), jax.nn.sigmoid(eta), jnp.all(ok)
-
-
-def _influence(design, theta, y, ai, human, f, w, n, N, e, F):
-    """The two pieces of psi(lambda) = u - lambda v at theta, each as (s, E): psi_r = s_r x_r + E F_r e_r.
-
-    u_r = w (Z - sigma) x / n on human rows; v_r = w (A - sigma) x / n on human rows and
-    -(A - sigma) x / N on pool rows. With a fitted classifier (F non-empty), E = D H_gamma^-1, where
-    D = dU/dgamma = sum_H f s x F^T (w = ratio * exp(gamma^T F)) and H_gamma^-1 sum_r f_r e_r F_r is
-    the first-order error of gamma_hat.
-    """
-    sig = jax.nn.sigmoid(design.matvec(theta))
-    pool = 1.0 - human
-    su = human * w * (y - sig) / n
-    sv = human * w * (ai - sig) / n - pool * (ai - sig) / N
-    Eu = Ev = jnp.zeros((design.p, F.shape[1]))
-    if F.shape[1]:
-        prob = pool - e  # out-of-fold P(pool | F)
-        Hg = F.T @ ((f * prob * (1.0 - prob))[:, None] * F)
-        Hinv = jnp.linalg.inv(0.5 * (Hg + Hg.T))
-        Eu = _cross(design, F, f * su) @ Hinv
-        Ev = _cross(design, F, f * human * sv) @ Hinv  # only the human part of v carries w
-    return sig, (su, Eu), (sv, Ev)
-
-
-def _tuned_lambda(design, theta, y, ai, human, f, w, n, N, e, F, pooled):
-    """Unclipped PPI++ lambda at theta (module docstring, "Power tuning")."""
-    sig, u, v = _influence(design, theta, y, ai, human, f, w, n, N, e, F)
-    pool = 1.0 - human
-    d = sig * (1.0 - sig)
-    M = design.gram(f * d * (pool + human * w)) / (n + N)
-    Minv = jnp.linalg.inv(0.5 * (M + M.T))
-    if pooled:
-        # ppi_py's _calc_lam_glm: gradients G = w (Z - sigma) x (human) and G_hat = w (A - sigma) x
-        # (both samples, w = 1 on the pool); num = tr(Minv sym(S_{G,G_hat}) Minv) / n with S centred over
-        # H (divisor n), den = (1 + n/N) tr(Minv Cov(G_hat over H and P pooled, ddof 1) Minv).
-        g, g_hat = human * w * (y - sig), (pool + human * w) * (ai - sig)
-        fh = f * human
-        mg, mh = design.rmatvec(fh * g), design.rmatvec(fh * g_hat)
-        S = design.gram(fh * g * g_hat) - jnp.outer(mg, mh) / n
-        num = _trace_sandwich(Minv, 0.5 * (S + S.T)) / n
-        ma = design.rmatvec(f * g_hat)
-        V = (design.gram(f * g_hat**2) - jnp.outer(ma, ma) / (n + N)) / (n + N - 1.0)
-        den = (1.0 + n / N) * _trace_sandwich(Minv, V)
-    else:
-        Cuv = _two_sample_cov(design, u, v, e, F, human, f)
-        num = _trace_sandwich(Minv, 0.5 * (Cuv + Cuv.T))
-        den = _trace_sandwich(Minv, _two_sample_cov(design, v, v, e, F, human, f))
-    return num / den
-
-
-def _sandwich(bread, meat):
-    binv = jnp.linalg.inv(0.5 * (bread + bread.T))
-    cov = binv @ meat @ binv.T
-    return 0.5 * (cov + cov.T)
-
-
-@partial(jax.jit, static_argnames=("tune", "pooled_tuning", "n_folds", "max_iter"))
-def fit_core(design, y, ai, human, f, w, lam, F, folds, *, tune: bool, pooled_tuning: bool, n_folds: int = 0,
-             gtol=1e-12, max_iter: int = 100) -> DebiasedFit:
-    """Debiased Bradley-Terry on one stacked table: a pure, jit- and vmap-able function.
-
-    Rows r = 1..m of the :mod:`prefstat.design` ``design`` (padding rows have
-    ``f = 0``): ``human`` 1 on human rows, 0 on pool rows; ``y`` the human label
-    (any finite value on pool rows); ``ai`` the judge label; ``f`` frequency
-    weights; ``w`` the known density ratio on human rows (1 elsewhere; ignored
-    when ``n_folds > 0``). ``tune=True`` tunes lambda (PPI++; ``lam`` ignored),
-    else ``lam`` in [0, 1] is used. ``pooled_tuning`` selects ppi_py's pooled
-    variance in the tuning step (valid without a density ratio). ``n_folds > 0``
-    estimates the density ratio by the cross-fitted logistic regression
-    :func:`crossfit_logistic_ratio` on ``F`` (m, q; with intercept) with folds
-    ``folds`` and carries its estimation error into the covariance; with
-    ``n_folds = 0`` pass ``F`` of shape (m, 0). Run under
-    ``prefstat._x64.x64_scope()`` for float64.
-    """
-    dtype = y.dtype
-    human = human.astype(dtype)
-    n, N = jnp.sum(f * human), jnp.sum(f * (1.0 - human))
-    ratio_ok = jnp.asarray(True)
-    e = jnp.zeros_like(y)
-    if n_folds:
-        w_hat, prob, ratio_ok = crossfit_logistic_ratio(F, human, f, folds, n_folds, gtol=gtol, max_iter=max_iter)
-        w = jnp.where(human > 0, w_hat, 1.0)
-        e = (1.0 - human) - prob
-    else:
-        F = F[:, :0]
-    solve = partial(_solve, design, y, ai, human, f, w, n, N, gtol=gtol, max_iter=max_iter)
-    zero = jnp.zeros(design.p, dtype)
-    if tune:
-        first = solve(jnp.asarray(1.0, dtype), zero)
-        # the lambda = 1 root can fail to exist when the human correction outweighs the pool's curvature
-        # (small n, extreme weights); the human-only root is the fallback starting point
-        theta0 = jax.lax.cond(first.converged, lambda: first.x, lambda: solve(jnp.asarray(0.0, dtype), zero).x)
-        lam_raw = _tuned_lambda(design, theta0, y, ai, human, f, w, n, N, e, F, pooled_tuning)
-        lam = jnp.clip(lam_raw, 0.0, 1.0)
-        res = solve(lam, theta0)
-    else:
-        lam = jnp.asarray(lam, dtype)
-        lam_raw = jnp.asarray(jnp.nan, dtype)
-        res = solve(lam, zero)
-    theta = res.x
-    sig, u, v = _influence(design, theta, y, ai, human, f, w, n, N, e, F)
-    psi = (u[0] - lam * v[0], u[1] - lam * v[1])
-    meat = _two_sample_cov(design, psi, psi, e, F, human, f)
-    d = sig * (1.0 - sig)
-    bread = design.gram(_row_weights(lam, y, ai, human, f, w, n, N)[0] * d)
-    bread0 = design.gram(_row_weights(0.0, y, ai, human, f, w, n, N)[0] * d)
-    cov_human = _sandwich(bread0, _two_sample_cov(design, u, u, e, F, human, f))
-    return DebiasedFit(theta=theta, lam=lam, lam_raw=lam_raw, bread=bread, meat=meat,
-                       cov=_sandwich(bread, meat), cov_human=cov_human, weight=w,
-                       influence=Influence(s=psi[0], e=e, E=psi[1], F=F),
-                       converged=res.converged, ratio_converged=ratio_ok, n_iter=res.n_iter)
-
-
-# --------------------------------------------------------------------------- input validation
-def _split_samples(y, ai_label, n_rows=None):
-    """(human mask, y with pool rows filled by 0, judge labels), validated; errors name the rows."""
-    if y is None:
-        raise ValueError("y is required: the human label (1 left preferred, 0 right, 0.5 tie) on human rows, "
-                         "NaN on the AI-labelled pool rows.")
-    y_arr = np.asarray(y, dtype=object) if not isinstance(y, np.ndarray) else y
-    if y_arr.ndim != 1:
-        raise ValueError(f"y must be one-dimensional; got shape {y_arr.shape}.")
-    pool = pd.isna(pd.Series(y_arr, dtype=object)).to_numpy()
-    human = ~pool
-    filled = _to_float("y", np.where(pool, 0.0, y_arr), n_rows)
-    _check_outcome("y", filled)
-    if not human.any():
-        raise ValueError("y has no human labels (every row is NaN): the correction needs a human-labelled "
-                         "sample that also carries the judge's labels.")
-    if not pool.any():
-        raise ValueError("y has no missing values, so there is no AI-labelled pool (pool rows are those with "
-                         "y = NaN). With human labels on every row, fit BradleyTerry instead.")
-    if ai_label is None:
-        raise ValueError("ai_label is required: the judge's label (0/1, or its probability that the left option "
-                         "is preferred) on every row, human-labelled rows included.")
-    a_arr = np.asarray(ai_label, dtype=object) if not isinstance(ai_label, np.ndarray) else ai_label
-    if a_arr.ndim != 1 or a_arr.shape[0] != y_arr.shape[0]:
-        raise ValueError(f"ai_label must be one-dimensional with one entry per row ({y_arr.shape[0]}); "
-                         f"got shape {a_arr.shape}.")
-    missing = pd.isna(pd.Series(a_arr, dtype=object)).to_numpy()
-    if (missing & human).any():
-        raise ValueError(f"ai_label is missing on human-labelled {_rows(missing & human)}: the residual "
-                         "correction needs the judge's label on every human row. Label them with the judge "
-                         "(or drop them).")
-    if missing.any():
-        raise ValueError(f"ai_label is missing on pool {_rows(missing)} (y is NaN there too), so these rows "
-                         "carry no label at all; drop them.")
-    ai = _to_float("ai_label", a_arr, None)
-    _check_outcome("ai_label", ai)
-    return human, filled, ai
-
-
-def _known_ratio(values, human) -> np.ndarray:
-    """Known density ratio on the human rows: one entry per human row, or one per row (pool entries ignored)."""
-    arr = np.asarray(values, dtype=np.float64)
-    n_h, m = int(human.sum()), human.size
-    if arr.ndim != 1 or arr.shape[0] not in (n_h, m):
-        raise ValueError(f"density_ratio must have one entry per human row ({n_h}) or per row ({m}); "
-                         f"got shape {arr.shape}.")
-    full = np.ones(m)
-    if arr.shape[0] == m:
-        full[human] = arr[human]
-    else:
-        full[human] = arr
-    bad = human & ~np.isfinite(full)
-    if bad.any():
-        raise ValueError(f"density_ratio is NaN or infinite on human {_rows(bad)}; the weights must be finite.")
-    neg = human & (full < 0)
-    if neg.any():
-        raise ValueError(f"density_ratio is negative on human {_rows(neg)}; a density ratio is >= 0.")
-    if not np.any(full[human] > 0):
-        raise ValueError("density_ratio is zero on every human row: no human row resembles the pool.")
-    return full
-
-
-def _group_codes(groups, human, m):
-    """Integer cluster codes per sample. Pool rows may all lack ids (independent rows); human rows may not."""
-    g = np.asarray(groups, dtype=object) if not isinstance(groups, np.ndarray) else groups
-    if g.ndim != 1 or g.shape[0] != m:
-        raise ValueError(f"groups must be one-dimensional with {m} rows; got shape {g.shape}.")
-    missing = pd.isna(pd.Series(g, dtype=object)).to_numpy()
-    if (missing & human).any():
-        raise ValueError(f"groups has missing ids on human-labelled {_rows(missing & human)}; every human "
-                         "row needs its cluster (e.g. annotator) id.")
-    pool_missing = missing & ~human
-    if pool_missing.any() and not pool_missing.sum() == (~human).sum():
-        raise ValueError(f"groups is missing on pool {_rows(pool_missing)} but given on other pool rows; give "
-                         "ids on every pool row, or on none (then pool rows count as independent).")
-    codes = np.full(m, -1, np.int64)
-    codes[human] = pd.factorize(g[human])[0]
-    if not pool_missing.any():
-        codes[~human] = pd.factorize(g[~human])[0]
-    return codes
 
 
 def _is_probabilistic_classifier(obj) -> bool:
@@ -439,15 +136,6 @@ def _is_probabilistic_classifier(obj) -> bool:
         return is_classifier(obj) and hasattr(obj, "predict_proba")
     except AttributeError:  # sklearn's tag lookup fails on objects that are not estimators at all
         return False
-
-
-def _fold_ids(human, n_folds, rng) -> np.ndarray:
-    """Folds stratified by sample: each sample's rows are shuffled and dealt round-robin."""
-    folds = np.zeros(human.size, np.int32)
-    for mask in (human, ~human):
-        idx = np.flatnonzero(mask)
-        folds[idx[rng.permutation(idx.size)]] = np.arange(idx.size) % n_folds
-    return folds
 
 
 # --------------------------------------------------------------------------- estimator
@@ -495,8 +183,10 @@ class DebiasedBradleyTerry(BradleyTerry):
     lam_ : the lambda used; n_eff_ : effective number of human labels, n x tr V(human-only) / tr V;
     density_ratio_ : weights used on the human rows (in row order); weight_ess_, weight_max_ :
     Kish effective size and largest of those weights; n_human_, n_pool_ : sample sizes (frequency
-    weighted); diagnostics_ : dict of the above plus the judge-human disagreement rate and the
-    unclipped tuned lambda; converged_, n_iter_.
+    weighted); diagnostics_ : dict of the above plus the judge-human disagreement rate, the
+    unclipped tuned lambda, the mean weight and the top-1% weight share; converged_, n_iter_;
+    results_ : :class:`~prefstat.inference.EstimationResults` of every reported parameter (order
+    effect included): ``conf_int``, ``summary``, ``t_test``/``contrast``, ``wald_test``, ``pairwise``.
     """
 
     def __init__(self, lam="auto", density_ratio=None, classifier=None, n_folds=5, reference=None,
@@ -587,7 +277,7 @@ class DebiasedBradleyTerry(BradleyTerry):
                              "ComparisonTable cannot hold missing human labels.")
         for attr in ("items_", "n_features_in_"):
             self.__dict__.pop(attr, None)
-        human, y_filled, ai = _split_samples(y, ai_label)
+        human, y_filled, ai = split_samples(y, ai_label)
         table = ComparisonTable.from_arrays(X, y_filled, sample_weight, None, order, design=self.design)
         m = table.n_rows
         f = table.weight
@@ -600,8 +290,8 @@ class DebiasedBradleyTerry(BradleyTerry):
         if density_ratio is not None and use_classifier:
             raise ValueError("density_ratio weights were passed to fit but the estimator is configured with "
                              "density_ratio='classifier'; use one or the other.")
-        w = np.ones(m) if density_ratio is None else _known_ratio(density_ratio, human)
-        codes = _group_codes(groups, human, m) if self.cov_type == "cluster" and groups is not None else None
+        w = np.ones(m) if density_ratio is None else known_ratio(density_ratio, human)
+        codes = group_codes(groups, human, m) if self.cov_type == "cluster" and groups is not None else None
         if self.cov_type == "cluster" and codes is None:
             raise ValueError("cov_type='cluster' needs groups: pass groups= to fit (e.g. annotator ids).")
 
@@ -615,7 +305,8 @@ class DebiasedBradleyTerry(BradleyTerry):
         if use_classifier:
             if min(int(human.sum()), int((~human).sum())) < self.n_folds:
                 raise ValueError(f"n_folds={self.n_folds} needs at least {self.n_folds} human and pool rows.")
-            folds = _fold_ids(human, self.n_folds, np.random.default_rng(self.random_state))
+            # stratified by sample (human rows first), seeded: SampleStratifiedKFold
+            folds = assign_folds((~human).astype(int), self.n_folds, self.random_state)
             if self.classifier is None:
                 n_folds = self.n_folds
                 F = np.column_stack([np.ones(m), feats])
@@ -628,7 +319,7 @@ class DebiasedBradleyTerry(BradleyTerry):
                        tune=self.lam == "auto", pooled_tuning=density_ratio is None and not use_classifier,
                        n_folds=n_folds, gtol=self.tol, max_iter=self.max_iter)
         # information at the start point (lambda's row weights, sigma' = 1/4): names unidentified parameters
-        info0 = np.asarray(design.gram(0.25 * _row_weights(res.lam, *arrays[:5], n, N)[0]))
+        info0 = np.asarray(design.gram(0.25 * row_weights(res.lam, *arrays[:5], n, N)[0]))
         self._check_fit(res, T, names, info0)
         w = np.asarray(res.weight)[:m]
         cov_free = np.asarray(res.cov) if codes is None else self._cluster_cov(res, design, human, f, codes, mp)
@@ -637,13 +328,13 @@ class DebiasedBradleyTerry(BradleyTerry):
             raise ValueError("the covariance is not finite: the weights are too large (or too extreme) for "
                              "float64; rescale sample_weight or density_ratio.")
         est_all = T @ np.asarray(res.theta)
-        self._set_estimates(est_all, cov_all, names)
+        self._set_estimates(est_all, cov_all, names, n + N)
         self.lam_ = float(res.lam)
         self.n_human_, self.n_pool_ = n, N
         self.density_ratio_ = w[human]
         fh = f[human]
-        self.weight_ess_ = float(np.sum(fh * self.density_ratio_) ** 2 / np.sum(fh * self.density_ratio_**2))
-        self.weight_max_ = float(self.density_ratio_.max())
+        weights = weight_diagnostics(self.density_ratio_, fh)
+        self.weight_ess_, self.weight_max_ = weights.ess, weights.max
         # n_eff compares the two-sample sandwiches (robust, whatever cov_type): same footing for both
         ratio = float(np.trace(T @ np.asarray(res.cov_human) @ T.T) / np.trace(T @ np.asarray(res.cov) @ T.T))
         self.n_eff_ = n * ratio
@@ -658,24 +349,21 @@ class DebiasedBradleyTerry(BradleyTerry):
             "n_eff": self.n_eff_,
             "weight_ess": self.weight_ess_,
             "weight_max": self.weight_max_,
-            "weight_mean": float(np.sum(fh * self.density_ratio_) / n),
+            "weight_mean": weights.mean,
+            "weight_top1_share": weights.top1_share,
         }
-        if (density_ratio is not None or use_classifier) and self.weight_ess_ < _POOR_OVERLAP_SHARE * n:
-            warnings.warn(
-                f"poor overlap between the human sample and the pool: the density-ratio weights have an "
-                f"effective sample size of {self.weight_ess_:.1f} out of {n:g} human units (largest weight "
-                f"{self.weight_max_:.3g}). The correction rests on few human rows and its interval may be "
-                "unreliable; weights are not clipped. Collect human labels on pairs like the pool's.",
-                PoorOverlapWarning, stacklevel=2)
+        if density_ratio is not None or use_classifier:
+            warn_poor_overlap(weights, stacklevel=2)
         self.nobs_ = n + N
         self.n_iter_ = int(res.n_iter)
         self.converged_ = True
         self.classes_ = np.array([0, 1])
         return self
 
-    def _set_estimates(self, est_all, cov_all, names):
+    def _set_estimates(self, est_all, cov_all, names, n_obs):
         n_coef = len(names) - (1 if self.order_effect else 0)
-        self._est_all, self._cov_all, self._draws, self._names = est_all, cov_all, None, names
+        self.results_ = EstimationResults(names=names, estimate=est_all, cov=cov_all, cov_type=self.cov_type,
+                                          n_obs=n_obs)
         self.param_names_ = names[:n_coef]
         self.coef_ = est_all[:n_coef]
         self.cov_ = cov_all[:n_coef, :n_coef]
@@ -685,23 +373,12 @@ class DebiasedBradleyTerry(BradleyTerry):
 
     def _sklearn_ratio(self, feats, human, f, folds) -> np.ndarray:
         """Cross-fitted ratio from a user classifier: w = (n_tr / N_tr) P(pool) / P(human), never clipped."""
-        w = np.ones(human.size)
-        label = (~human).astype(int)
-        for k in range(self.n_folds):
-            train, test = folds != k, (folds == k) & human
-            clf = clone(self.classifier)
-            kwargs = {} if np.all(f == 1) else {"sample_weight": f[train]}
-            clf.fit(feats[train], label[train], **kwargs)
-            p_pool = clf.predict_proba(feats[test])[:, list(clf.classes_).index(1)]
-            if np.any(p_pool >= 1.0):
-                bad = np.zeros(human.size, bool)
-                bad[np.flatnonzero(test)[p_pool >= 1.0]] = True
-                raise ValueError(f"the classifier gives P(pool) = 1 on human {_rows(bad)}: no overlap, the density "
-                                 "ratio is infinite there (weights are never clipped). Use a calibrated classifier "
-                                 "or drop the pool pairs that humans never label.")
-            prior = f[train & human].sum() / f[train & ~human].sum()
-            w[test] = prior * p_pool / (1.0 - p_pool)
-        return w
+        pool = (~human).astype(int)
+        p_pool = crossfit_predict(self.classifier, feats, pool, folds, method="predict_proba",
+                                  sample_weight=None if np.all(f == 1) else f)[:, 1]
+        check_finite_ratio(p_pool, human)
+        prior = np.asarray(fold_size_ratio(pool * 1.0, f, folds, self.n_folds))
+        return np.where(human, density_ratio_from_proba(p_pool, prior[folds]), 1.0)
 
     def _check_fit(self, res, T, names, info0):
         """Raise if the classifier or the root finding failed, naming unidentified parameters first."""
@@ -721,26 +398,20 @@ class DebiasedBradleyTerry(BradleyTerry):
 
     def _cluster_cov(self, res, design, human, f, codes, mp) -> np.ndarray:
         """Cluster-robust covariance: within-sample cluster sums, statsmodels' factor per sample."""
-        infl = res.influence
-        bread = np.asarray(res.bread)
-        total = np.zeros_like(bread)
-        for mask in (human, ~human):
-            wts = jnp.asarray(pad_rows(f * mask, mp))
-            if codes[mask][0] < 0:  # pool rows without ids: independent units
-                total += np.asarray(sandwich_cov(bread, _sample_cov(design, (infl.s, infl.E), (infl.s, infl.E),
-                                                                    infl.e, infl.F, jnp.asarray(pad_rows(mask * 1.0, mp)),
-                                                                    jnp.asarray(pad_rows(f, mp)))))
-                continue
-            G = int(codes[mask].max()) + 1
-            g = jnp.asarray(pad_rows(np.where(mask, codes, G), mp, G))  # other rows (and padding) -> dummy cluster G
-            n_s = float(np.sum(f[mask]))
-            mean = _sums(design, infl.s, infl.E, infl.e, infl.F, wts) / n_s
-            S = design.group_sums(wts * infl.s, g, G + 1)
-            if infl.F.shape[1]:
-                S = S + jax.ops.segment_sum((wts * infl.e)[:, None] * infl.F, g, G + 1) @ infl.E.T
-            S = S - jax.ops.segment_sum(wts, g, G + 1)[:, None] * mean
-            total += np.asarray(cluster_cov(bread, S[:G], n_s))
-        return total
+        samples = [jnp.asarray(pad_rows(mask * 1.0, mp)) for mask in (human, ~human)]
+        return np.asarray(influence_sandwich(res.bread, res.influence.on(design), jnp.asarray(pad_rows(f, mp)),
+                                             samples, clusters=pad_rows(codes, mp)))
+
+    # ------------------------------------------------------------- inference
+    def conf_int(self, level: float = 0.95, method: str = "wald") -> np.ndarray:
+        """(k, 2) Wald interval for ``coef_`` (the order effect's is in :meth:`summary`)."""
+        check_is_fitted(self, "results_")
+        return self.results_.interval(level, method)[: len(self.coef_)]
+
+    def summary(self, level: float = 0.95, method: str = "wald") -> pd.DataFrame:
+        """Coefficient table (one row per ability / coefficient, plus the order effect)."""
+        check_is_fitted(self, "results_")
+        return self.results_.summary(level, method)
 
 
 # --------------------------------------------------------------------------- baselines
@@ -757,7 +428,7 @@ def fit_ai_only(X, y, ai_label, sample_weight=None, order=None, **bt_params) -> 
     judge is. ``bt_params`` go to :class:`~prefstat.BradleyTerry` (default
     ``cov_type="robust"``: soft judge labels are not BT-distributed).
     """
-    human, _, ai = _split_samples(y, ai_label)
+    human, _, ai = split_samples(y, ai_label)
     pool = ~human
     bt_params.setdefault("cov_type", "robust")
     weight = None if sample_weight is None else np.asarray(sample_weight)[pool]
@@ -770,6 +441,6 @@ def fit_naive_pooled(X, y, ai_label, sample_weight=None, order=None, **bt_params
 
     Biased towards the judge in proportion to the pool's share of the rows.
     """
-    human, y_filled, ai = _split_samples(y, ai_label)
+    human, y_filled, ai = split_samples(y, ai_label)
     bt_params.setdefault("cov_type", "robust")
     return BradleyTerry(**bt_params).fit(X, np.where(human, y_filled, ai), sample_weight=sample_weight, order=order)
