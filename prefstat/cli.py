@@ -1,7 +1,11 @@
 """The ``prefstat`` command: ``fit`` a comparison table, ``simulate`` a built-in study, run the ``demo`` report.
 
 Errors are one line on stderr (``prefstat: error: ...``) with exit code 2;
-no traceback.
+no traceback. Nothing is silently ignored: an option that cannot apply to the
+others given is an error, and a combination the Python API rejects is rejected
+with the API's message. Library warnings are one ``prefstat: warning: ...``
+line; printed numbers have 6 significant digits (``--json`` keeps full
+precision). ``simulate`` checks its output directory before the study runs.
 """
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -253,10 +258,17 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:
             raise _CLIError("choose a command: fit, demo or simulate (see `prefstat --help`)")
-        return {"fit": _cmd_fit, "demo": _cmd_demo, "simulate": _cmd_simulate}[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning  # restored on exit
+            return {"fit": _cmd_fit, "demo": _cmd_demo, "simulate": _cmd_simulate}[args.command](args)
     except (_CLIError, ValueError, OSError, StudyError) as err:
         print(f"prefstat: error: {_one_line(err)}", file=sys.stderr)
         return 2
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library warning as one line on stderr (no source location or code line)."""
+    print(f"prefstat: warning: {category.__name__}: {_one_line(message)}", file=sys.stderr)
 
 
 def _one_line(err: Exception) -> str:

@@ -331,3 +331,26 @@ def test_simulate_reps_default_is_quick_and_full_is_the_documented_study(extra, 
 def test_simulate_reps_and_full_are_exclusive(capsys):
     assert main(["simulate", "ai-judge", "--reps", "5", "--full"]) == 2
     assert "not allowed with" in _one_error_line(capsys)
+
+
+def test_fit_json_target_is_checked_before_reading_the_table(tmp_path, capsys):
+    missing_dir = tmp_path / "no" / "such" / "fit.json"
+    assert main(["fit", str(tmp_path / "not-read.csv"), *ROWS, "--outcome", "y", "--json", str(missing_dir)]) == 2
+    assert "does not exist" in _one_error_line(capsys)  # not "file not found": the output is checked first
+    assert main(["fit", str(tmp_path / "not-read.csv"), *ROWS, "--outcome", "y", "--json", str(tmp_path)]) == 2
+    assert "is a directory" in _one_error_line(capsys)
+
+
+def test_library_warnings_are_one_line(rows_csv, capsys, monkeypatch):
+    import warnings
+
+    original = ps.BradleyTerry.fit
+
+    def warn_then_fit(self, *args, **kwargs):
+        warnings.warn("first line\nsecond line", UserWarning)
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(ps.BradleyTerry, "fit", warn_then_fit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["fit", str(rows_csv), *ROWS, "--outcome", "y"]) == 0
+    assert capsys.readouterr().err.strip().splitlines() == ["prefstat: warning: UserWarning: first line second line"]
