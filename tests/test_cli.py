@@ -298,8 +298,9 @@ def test_simulate_help_shows_defaults_and_run_times(capsys):
         main(["simulate", "--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
+    options = out.split("options:", 1)[1]
     for option in ("--reps", "--sizes", "--seed", "--out", "--scheduler", "--full"):
-        block = out.split(option, 1)[1].split("\n  -", 1)[0]
+        block = options.split("\n  " + option, 1)[1].split("\n  -", 1)[0]
         assert "default" in block, (option, block)
     assert f"default: {QUICK_REPS}" in out and "2 cores" in out
     for name, spec in STUDIES.items():

@@ -44,8 +44,9 @@ def maybe(*values):
 def rarely(value, otherwise, p=0.15):
     """``value`` with probability about p, else ``otherwise`` (a strategy or a constant)."""
     other = otherwise if isinstance(otherwise, st.SearchStrategy) else st.just(otherwise)
-    return st.one_of(st.just(value), other) if p >= 0.5 else st.integers(0, 99).flatmap(
-        lambda u: st.just(value) if u < 100 * p else other)
+    k = round(1 / p)
+    # sampled_from draws uniformly (integers would favour small values, i.e. the rare branch)
+    return st.sampled_from(range(k)).flatmap(lambda u: st.just(value) if u == k - 1 else other)
 
 
 @st.composite
@@ -71,7 +72,7 @@ def options(draw):
         "cov": cov,
         "n_bootstrap": draw(rarely(20, maybe(20) if bootstrap else None, 0.05)),
         "seed": draw(rarely(3, maybe(3) if bootstrap else None, 0.05)),
-        "reference": draw(maybe("A", "C", "Z")),
+        "reference": draw(maybe("A", "C", "D", "Z")),
         "alpha": draw(maybe(0.5)),
         "json": draw(st.booleans()),
     }
@@ -138,7 +139,7 @@ def test_fit_options_give_the_api_fit_or_one_error_line(opts, table_csv, tmp_pat
 
     monkeypatch.setattr(ps.BradleyTerry, "fit", spy)
     verdict, expected = oracle(opts, table_csv)
-    event(verdict if verdict == "ok" else f"error with {'the API' if expected else 'the CLI'}'s message")
+    event(f"ok, cov {opts['cov'] or 'model'}, {'counts' if opts['left_wins'] else 'rows'}" if verdict == "ok" else f"error with {'the API' if expected else 'the CLI'}'s message")
     capsys.readouterr()
     fitted.clear()
     json_path = tmp_path / "fit.json"
