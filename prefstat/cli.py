@@ -1,13 +1,19 @@
 """The ``prefstat`` command: ``fit`` a comparison table, ``simulate`` a built-in study, run the ``demo`` report.
 
 Errors are one line on stderr (``prefstat: error: ...``) with exit code 2;
-no traceback.
+no traceback. Nothing is silently ignored: an option that cannot apply to the
+others given is an error, and a combination the Python API rejects is rejected
+with the API's message. Library warnings are one ``prefstat: warning: ...``
+line; printed numbers have 6 significant digits (``--json`` keeps full
+precision). ``simulate`` checks its output directory before the study runs.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -15,6 +21,8 @@ import pandas as pd
 from .exceptions import StudyError
 
 __all__ = ["main"]
+
+_NUMBER = "{:.6g}"  # every number the command prints: 6 significant digits
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,51 +34,92 @@ class _CLIError(Exception):
     pass
 
 
+_FIT_EPILOG = """\
+Every option given is used, or the command stops with an error: --group needs --cov cluster (it only
+defines the clusters of the cluster-robust covariance), --order needs --order-effect, --n-bootstrap and
+--seed need --cov bootstrap. One comparison per row: --outcome (and optionally --weight). Count table:
+--left-wins plus --right-wins and/or --ties; the counts are the frequency weights, so --outcome and
+--weight cannot be combined with them. Weights are frequency weights: their total must stay <= 2**53
+and the largest positive weight <= 1e9 times the smallest (float64 precision; prefstat does not rescale
+them). Numbers are printed with 6 significant digits; --json keeps full precision.
+"""
+
+
 def _fit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("table", help="CSV or Parquet file, one comparison per row or aggregated counts")
     p.add_argument("--left", required=True, help="column of the left option")
     p.add_argument("--right", required=True, help="column of the right option")
     p.add_argument("--outcome", help="column: 1 left preferred, 0 right, 0.5 tie")
     p.add_argument("--left-wins", help="count table: column of left wins (instead of --outcome)")
-    p.add_argument("--right-wins", help="count table: column of right wins")
-    p.add_argument("--ties", help="count table: column of ties")
-    p.add_argument("--weight", help="column of frequency weights")
-    p.add_argument("--group", help="column of cluster ids (annotator, prompt) for --cov cluster")
+    p.add_argument("--right-wins", help="count table: column of right wins (needs --left-wins)")
+    p.add_argument("--ties", help="count table: column of ties (needs --left-wins)")
+    p.add_argument("--weight", help="column of frequency weights (one comparison per row only)")
+    p.add_argument("--group", help="column of cluster ids (annotator, prompt); only with --cov cluster")
     p.add_argument("--order", help="column of the order indicator (+1 left holds the advantage, -1 right, 0 none); "
-                                   "without it --order-effect takes the left option as advantaged")
+                                   "only with --order-effect, which without it takes the left option as advantaged")
     p.add_argument("--order-effect", action="store_true", help="estimate a home / first-position effect")
     p.add_argument("--reference", help="item fixed at 0 (default: sum-to-zero abilities)")
-    p.add_argument("--alpha", type=float, default=0.0, help="L2 penalty (default 0: plain MLE)")
-    p.add_argument("--cov", default="model", choices=["model", "robust", "cluster", "bootstrap"])
-    p.add_argument("--n-bootstrap", type=int, default=200)
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    p.add_argument("--level", type=float, default=0.95)
-    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--alpha", type=float, default=0.0, help="L2 penalty (default: 0, the plain MLE)")
+    p.add_argument("--cov", default="model", choices=["model", "robust", "cluster", "bootstrap"],
+                   help="covariance of the estimates (default: model)")
+    p.add_argument("--n-bootstrap", type=int, help="bootstrap replicates; only with --cov bootstrap (default: 200)")
+    p.add_argument("--seed", type=int, help="bootstrap seed; only with --cov bootstrap (default: 0)")
+    p.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals (default: 0.95)")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON (full precision)")
+
+
+def _unused_options(args) -> None:
+    """Options that would be silently ignored with the others given are errors (nothing is ignored)."""
+    if args.group is not None and args.cov != "cluster":
+        raise ValueError(f"--group only defines the clusters of --cov cluster; with --cov {args.cov} it would be "
+                         "ignored. Add --cov cluster or drop --group.")
+    if args.order is not None and not args.order_effect:
+        raise ValueError("--order is only used with --order-effect; add --order-effect or drop --order.")
+    for option, value in (("--n-bootstrap", args.n_bootstrap), ("--seed", args.seed)):
+        if value is not None and args.cov != "bootstrap":
+            raise ValueError(f"{option} is only used with --cov bootstrap; with --cov {args.cov} it would be "
+                             f"ignored. Add --cov bootstrap or drop {option}.")
+
+
+def _check_output_file(path: str, option: str) -> None:
+    """Fail before any work if ``path`` cannot be written as a file."""
+    if os.path.isdir(path):
+        raise ValueError(f"{option} {path!r} is a directory; give a file name.")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ValueError(f"{option} {path!r}: the directory {parent!r} does not exist.")
+    if not os.access(parent, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise ValueError(f"{option} {path!r} is not writable.")
 
 
 def _cmd_fit(args) -> int:
     from .data import ComparisonTable
     from .models import BradleyTerry
 
+    _unused_options(args)
     if not 0.0 < args.level < 1.0:
         raise ValueError(f"--level must be strictly between 0 and 1; got {args.level}.")
-    if args.outcome is None and args.left_wins is None:
+    if all(v is None for v in (args.outcome, args.left_wins, args.right_wins, args.ties)):
         raise ValueError("give --outcome (one comparison per row) or --left-wins (a count table).")
-    columns = dict(left=args.left, right=args.right, group=args.group, order=args.order)
-    if args.left_wins is not None:
-        columns.update(left_wins=args.left_wins, right_wins=args.right_wins, ties=args.ties)
-    else:
-        columns.update(outcome=args.outcome, weight=args.weight)
-    table = ComparisonTable.from_file(args.table, **columns)
+    if args.json:
+        _check_output_file(args.json, "--json")
+    # Every column option goes to the table reader, which rejects the combinations the Python API rejects
+    # (with the same message): e.g. --outcome or --weight together with count columns.
+    table = ComparisonTable.from_file(args.table, left=args.left, right=args.right, outcome=args.outcome,
+                                      weight=args.weight, group=args.group, order=args.order,
+                                      left_wins=args.left_wins, right_wins=args.right_wins, ties=args.ties)
     reference = args.reference
     if reference is not None and reference not in set(map(str, table.items)):
         raise ValueError(f"--reference {reference!r} is not an item of the table.")
     if reference is not None:
         reference = next(item for item in table.items if str(item) == reference)
+    bootstrap = {} if args.cov != "bootstrap" else dict(
+        n_bootstrap=200 if args.n_bootstrap is None else args.n_bootstrap,
+        random_state=0 if args.seed is None else args.seed)
     model = BradleyTerry(reference=reference, order_effect=args.order_effect, cov_type=args.cov, alpha=args.alpha,
-                         n_bootstrap=args.n_bootstrap, random_state=args.seed).fit(table)
+                         **bootstrap).fit(table)
     summary = model.summary(level=args.level)
-    _print_fit(model, summary, f"{args.table} ({table.n_rows} rows, total weight {table.weight.sum():g})")
+    _print_fit(model, summary, f"{args.table} ({table.n_rows} rows, total weight {table.weight.sum():.6g})")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(_fit_json(model, summary, args.level), fh, indent=2)
@@ -79,9 +128,9 @@ def _cmd_fit(args) -> int:
 
 def _print_fit(model, summary: pd.DataFrame, source: str) -> None:
     print(f"Bradley-Terry MLE on {source}")
-    print(f"  cov_type={model.cov_type}  nobs={model.nobs_:g}  loglik={model.loglik_:.4f}  "
-          f"deviance={model.deviance_:.4f}  iterations={model.n_iter_}  converged={model.converged_}")
-    with pd.option_context("display.width", 120, "display.max_rows", 200, "display.float_format", "{:.4f}".format):
+    print(f"  cov_type={model.cov_type}  nobs={model.nobs_:.6g}  loglik={model.loglik_:.6g}  "
+          f"deviance={model.deviance_:.6g}  iterations={model.n_iter_}  converged={model.converged_}")
+    with pd.option_context("display.width", 120, "display.max_rows", 200, "display.float_format", _NUMBER.format):
         print(summary.to_string())
 
 
@@ -106,11 +155,61 @@ def _cmd_demo(args) -> int:
         bt = BradleyTerry(order_effect=True, cov_type=cov, random_state=0).fit(baseball)
         _print_fit(bt, bt.summary(), f"baseball, 1987 AL East, home advantage ({baseball.n_rows} rows)")
         lo, hi = bt.summary().loc["order_effect"].iloc[-2:]
-        print(f"  home advantage: odds x{np.exp(bt.order_effect_):.3f} (95% CI x{np.exp(lo):.3f} to x{np.exp(hi):.3f})\n")
+        print(f"  home advantage: odds x{np.exp(bt.order_effect_):.4g} (95% CI x{np.exp(lo):.4g} to x{np.exp(hi):.4g})\n")
     citations = datasets.load_citations()
     bt = BradleyTerry(reference="Biometrika").fit(citations)
     _print_fit(bt, bt.summary(), "journal citations (Stigler 1994), reference Biometrika")
     return 0
+
+
+QUICK_REPS = 10  # default replications per cell: a quick look; --full runs each study's documented count
+
+# Rough wall time of each built-in study at its default sizes, in-process, on 2 cores: (quick, --full) in
+# seconds. Measured 2026-11-30 with --reps 20 on a 2-core machine shared with other jobs (load average
+# about 7, so an idle machine is faster), split into a fixed part (JIT compilation) and a per-replication
+# part (the results' runtime_s) and extrapolated linearly in the replications; the full ai-judge figure is
+# the one measured for issue 10. Only a guide for choosing between the quick look and --full.
+RUN_TIME_2_CORES = {"bt-coverage": (30, 60), "heterogeneity": (780, 2520), "ai-judge": (590, 1800)}
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "unknown"
+    if seconds < 90:
+        return f"~{seconds:.0f} s"
+    if seconds < 5400:
+        return f"~{seconds / 60:.0f} min"
+    return f"~{seconds / 3600:.1f} h"
+
+
+def _simulate_epilog() -> str:
+    from .simulate.studies import STUDIES
+
+    lines = ["built-in studies (default --sizes; replications per cell; rough run time on 2 cores):"]
+    for name, spec in STUDIES.items():
+        quick, full = RUN_TIME_2_CORES.get(name, (None, None))
+        lines.append(f"  {name:<14} sizes {' '.join(map(str, spec.sizes))}; --reps {QUICK_REPS} (default) "
+                     f"{_duration(quick)}, --full = --reps {spec.reps} {_duration(full)}")
+    lines.append("The output directory is checked before the study runs; existing results in it are overwritten.")
+    return "\n".join(lines)
+
+
+def _check_output_dir(path: str) -> None:
+    """Fail before the study runs if ``path`` cannot become (or is not) a writable directory."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"--out {path!r} is an existing file; give a directory (it receives results.parquet, "
+                         "report.md and the plots).")
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"--out {path!r}: {existing!r} is a file, so the directory cannot be created.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {path!r}: the directory {existing!r} is not writable.")
+    for name in ("results.parquet", "report.md"):
+        target = os.path.join(path, name)
+        if os.path.isdir(target) or (os.path.exists(target) and not os.access(target, os.W_OK)):
+            raise ValueError(f"--out {path!r}: {target!r} exists and cannot be overwritten.")
 
 
 def _cmd_simulate(args) -> int:
@@ -119,12 +218,20 @@ def _cmd_simulate(args) -> int:
     spec = get_study(args.study)
     if args.reps is not None and args.reps < 2:
         raise ValueError("--reps must be at least 2.")
-    study = spec.build(sizes=args.sizes, reps=args.reps, seed=args.seed)
+    reps = spec.reps if args.full else (QUICK_REPS if args.reps is None else args.reps)
+    out = args.out or f"prefstat-{spec.name}"
+    _check_output_dir(out)
+    study = spec.build(sizes=args.sizes, reps=reps, seed=args.seed)
+    quick, full = RUN_TIME_2_CORES.get(spec.name, (None, None))
+    if args.sizes is None and reps in (QUICK_REPS, spec.reps):
+        estimate = f"; rough run time on 2 cores {_duration(quick if reps == QUICK_REPS else full)}"
+    else:
+        estimate = ""
+    print(f"prefstat simulate {spec.name}: {reps} replications per cell{estimate}", flush=True)
     if args.scheduler:
         df = study.run(backend="dask", client=args.scheduler)
     else:
         df = study.run()
-    out = args.out or f"prefstat-{spec.name}"
     print(write_report(spec, df, out))
     print(f"results, report.md and plots written to {out}/")
     return 0
@@ -133,24 +240,43 @@ def _cmd_simulate(args) -> int:
 def main(argv=None) -> int:
     parser = _Parser(prog="prefstat", description="Statistical estimation on pairwise preference data.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    fit = sub.add_parser("fit", help="fit a Bradley-Terry model to a CSV/Parquet comparison table")
+    fit = sub.add_parser("fit", help="fit a Bradley-Terry model to a CSV/Parquet comparison table",
+                         description="Fit a Bradley-Terry model to a CSV/Parquet comparison table.",
+                         epilog=_FIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _fit_args(fit)
     sub.add_parser("demo", help="fit the bundled tables and print the report")
-    sim = sub.add_parser("simulate", help="run a built-in simulation study (bt-coverage, heterogeneity, ai-judge)")
+    sim = sub.add_parser("simulate", help="run a built-in simulation study (bt-coverage, heterogeneity, ai-judge)",
+                         description="Run a built-in simulation study; writes results.parquet, report.md and plots.",
+                         epilog=_simulate_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     sim.add_argument("study", help="study name: bt-coverage, heterogeneity or ai-judge")
-    sim.add_argument("--reps", type=int, help="replications per cell")
-    sim.add_argument("--sizes", type=int, nargs="+", help="sample sizes")
-    sim.add_argument("--seed", type=int, default=0)
-    sim.add_argument("--out", help="output directory (default prefstat-STUDY)")
-    sim.add_argument("--scheduler", help="dask scheduler address (default: run in-process)")
+    reps = sim.add_mutually_exclusive_group()
+    reps.add_argument("--reps", type=int, help=f"replications per cell (default: {QUICK_REPS}, a quick look)")
+    reps.add_argument("--full", action="store_true",
+                      help="run the study's documented number of replications (see below; default: off)")
+    sim.add_argument("--sizes", type=int, nargs="+", help="sample sizes (default: the study's, see below)")
+    sim.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    sim.add_argument("--out", help="output directory (default: prefstat-STUDY)")
+    sim.add_argument("--scheduler", help="dask scheduler address (default: none, run in-process)")
     try:
         args = parser.parse_args(argv)
         if args.command is None:
             raise _CLIError("choose a command: fit, demo or simulate (see `prefstat --help`)")
-        return {"fit": _cmd_fit, "demo": _cmd_demo, "simulate": _cmd_simulate}[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning  # restored on exit
+            return {"fit": _cmd_fit, "demo": _cmd_demo, "simulate": _cmd_simulate}[args.command](args)
     except (_CLIError, ValueError, OSError, StudyError) as err:
-        print(f"prefstat: error: {err}", file=sys.stderr)
+        print(f"prefstat: error: {_one_line(err)}", file=sys.stderr)
         return 2
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library warning as one line on stderr (no source location or code line)."""
+    print(f"prefstat: warning: {category.__name__}: {_one_line(message)}", file=sys.stderr)
+
+
+def _one_line(err: Exception) -> str:
+    """The message on one line (a library message may span several)."""
+    return " ".join(str(err).split())
 
 
 if __name__ == "__main__":  # pragma: no cover

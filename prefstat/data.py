@@ -92,8 +92,33 @@ def check_outcome(name: str, y: np.ndarray) -> None:
 
 _check_outcome = check_outcome
 
+# Range of frequency weights in which float64 arithmetic stays exact enough (see _check_weight).
+MAX_TOTAL_WEIGHT = 2.0**53
+MAX_WEIGHT_RATIO = 1e9
+
 
 def _check_weight(name: str, w: np.ndarray) -> None:
+    """Frequency weights: non-negative, some positive, and inside the range where float64 is exact enough.
+
+    Two rules, both about float64 (53-bit significand) arithmetic; weights are
+    frequency weights (rescaling them changes the standard errors), so prefstat
+    never rescales them itself.
+
+    * The total weight is at most ``2**53`` (about 9.0e15): every integer up to
+      ``2**53`` is a float64, so integer frequency counts add exactly and a
+      weight-1 row still changes every sum it enters. Beyond it a comparison
+      can vanish from a sum, and the log-likelihood (of the order of the total
+      weight) no longer resolves the likelihood differences the fit needs.
+    * The largest positive weight is at most ``1e9`` times the smallest one.
+      A row of weight ``w`` next to one of weight ``w_max`` is resolved to
+      relative precision about ``2**-53 * w_max / w`` (1.1e-7 at the bound) in
+      the sums and in the Hessian solve, which keeps the estimates and standard
+      errors well beyond the six significant digits prefstat prints (measured:
+      one row of weight 1e9 among weights of 1 reproduces the fit of the same
+      weights divided by 1e9 to 1.4e-8; at a ratio of 1e10 Newton no longer
+      converges and at 1e300 the other parameters look non-identifiable).
+      A row that should not count gets weight 0, which is exact.
+    """
     neg = w < 0
     if neg.any():
         raise ValueError(f"column '{name}' must be non-negative; {_rows(neg)} are negative.")
@@ -105,6 +130,40 @@ def _check_weight(name: str, w: np.ndarray) -> None:
         raise ValueError(
             f"column '{name}' sums to infinity in float64; rescale the weights "
             "(they are frequency weights, only their ratios and total count matter)."
+        )
+    _check_weight_range(name, w[:, None])
+
+
+def _check_weight_range(name: str | list, w: np.ndarray) -> None:
+    """The two float64 rules of :func:`_check_weight` on an (n, k) array of weights (k count columns).
+
+    ``name`` is the column name, or one name per column of ``w``; rows in the
+    message are positions along the first axis.
+    """
+    names = [name] * w.shape[1] if isinstance(name, str) else list(name)
+    label = f"column '{names[0]}'" if len(set(names)) == 1 else "columns " + ", ".join(f"'{c}'" for c in names)
+    advice = "weights are frequency weights, so prefstat does not rescale them (that would change the standard errors)"
+    with np.errstate(over="ignore"):
+        total = float(w.sum())
+    if total > MAX_TOTAL_WEIGHT:
+        big = (w > MAX_TOTAL_WEIGHT / w.size).any(axis=1)
+        raise ValueError(
+            f"{label} sum{'s' if len(set(names)) == 1 else ''} to {total:.6g} (largest weights at {_rows(big)}), "
+            f"more than 2**53 = {MAX_TOTAL_WEIGHT:.6g}, the largest total at which float64 adds integer "
+            f"frequency counts exactly. If they do not count comparisons, divide them by a constant yourself; {advice}."
+        )
+    positive = w > 0
+    w_max = w.max()
+    w_min = w[positive].min()
+    if w_max > MAX_WEIGHT_RATIO * w_min:
+        i_max, j_max = np.unravel_index(np.argmax(w), w.shape)
+        small = (positive & (w < w_max / MAX_WEIGHT_RATIO)).any(axis=1)
+        where = "" if len(set(names)) == 1 else f" of '{names[j_max]}'"
+        raise ValueError(
+            f"{label}: the largest weight ({w_max:.6g} at row {i_max}{where}) is more than "
+            f"{MAX_WEIGHT_RATIO:.0e} times the weights at {_rows(small)} (smallest {w_min:.6g}); beyond that ratio "
+            f"float64 sums lose the small rows' contributions (rule: largest / smallest positive weight <= "
+            f"{MAX_WEIGHT_RATIO:.0e}). Give rows that should not count weight 0; {advice}."
         )
 
 
@@ -385,6 +444,7 @@ class ComparisonTable:
                 return None
             if name not in df.columns:
                 raise ValueError(f"column '{name}' ({what}) is not in the table; available: {list(df.columns)}.")
+            _check_unique_column(df, name)
             return df[name].to_numpy()
 
         order_values = order
@@ -407,6 +467,9 @@ class ComparisonTable:
                 if neg.any():
                     raise ValueError(f"count column '{name}' must be non-negative; {_rows(neg)} are negative.")
                 counts.append(c)
+            stacked = np.column_stack(counts)
+            if (stacked > 0).any():  # checked here so that the message names the rows of df, not of the expanded table
+                _check_weight_range([name for name, _ in parts], stacked)
             total = np.sum(counts, axis=0)
             keep = total > 0
             k = len(parts)
@@ -428,6 +491,8 @@ class ComparisonTable:
             missing = [c for c in features if c not in df.columns]
             if missing:
                 raise ValueError(f"feature columns {missing} are not in the table; available: {list(df.columns)}.")
+            for c in features:
+                _check_unique_column(df, c)
             return cls.from_features(df[list(features)].to_numpy(), col(outcome, "outcome"), W, G, order_values,
                                      feature_names=list(features),
                                      names=("features", outcome, weight or "weight", group or "group",
@@ -441,12 +506,12 @@ class ComparisonTable:
     @classmethod
     def from_csv(cls, path: str | os.PathLike, **columns) -> "ComparisonTable":
         """Read a CSV file; ``columns`` are passed to :meth:`from_pandas`."""
-        return cls.from_pandas(_read(path, pd.read_csv), **columns)
+        return cls.from_pandas(_read(path, _read_csv), **columns)
 
     @classmethod
     def from_parquet(cls, path: str | os.PathLike, **columns) -> "ComparisonTable":
         """Read a Parquet file; ``columns`` are passed to :meth:`from_pandas`."""
-        return cls.from_pandas(_read(path, pd.read_parquet), **columns)
+        return cls.from_pandas(_read(path, _read_parquet), **columns)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, **columns) -> "ComparisonTable":
@@ -470,10 +535,62 @@ class ComparisonTable:
         return pd.DataFrame(data)
 
 
+def _check_unique_column(df: pd.DataFrame, name) -> None:
+    count = int(np.sum(df.columns == name))
+    if count > 1:
+        raise ValueError(f"column '{name}' appears {count} times in the table; rename the duplicates so that "
+                         "each column name is unique.")
+
+
+class _DuplicateColumnError(ValueError):
+    """A file's header repeats a column name (already a one-line message; not wrapped by :func:`_read`)."""
+
+
+def _check_unique_header(path, names: list, consequence: str) -> None:
+    """Raise naming the first repeated column name in a file's header.
+
+    Empty names are skipped: they cannot be asked for, and pandas gives each one
+    its own ``Unnamed: i`` name.
+    """
+    seen = set()
+    for name in names:
+        if name in seen:
+            where = ", ".join(str(i) for i, other in enumerate(names) if other == name)
+            raise _DuplicateColumnError(
+                f"column '{name}' appears more than once in the header of {os.fspath(path)!r} (columns {where}, "
+                f"0-based); {consequence.format(name=name)} Rename the duplicates so that each name is unique."
+            )
+        if name != "":
+            seen.add(name)
+
+
+def _read_csv(path) -> pd.DataFrame:
+    # pandas silently renames a repeated header name 'y' to 'y.1', so the raw header is checked first.
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
+    _check_unique_header(path, header, "pandas would rename the second one to '{name}.1' and prefstat cannot "
+                                       "tell which one you mean.")
+    return pd.read_csv(path)
+
+
+def _read_parquet(path) -> pd.DataFrame:
+    import pyarrow.parquet as pq  # pandas' Parquet engine; its own error on this dumps the whole schema
+
+    _check_unique_header(path, pq.read_schema(path).names, "a table cannot hold two columns of one name.")
+    return pd.read_parquet(path)
+
+
 def _read(path, reader) -> pd.DataFrame:
     if not os.path.exists(path):
         raise ValueError(f"file not found: {os.fspath(path)!r}.")
     try:
         return reader(path)
+    except _DuplicateColumnError:
+        raise
     except Exception as err:  # noqa: BLE001 - any reader failure becomes one clear message
-        raise ValueError(f"could not read {os.fspath(path)!r}: {err}") from None
+        raise ValueError(f"could not read {os.fspath(path)!r}: {_first_line(err)}") from None
+
+
+def _first_line(err: Exception) -> str:
+    """The first line of a reader's message (pyarrow appends the whole schema on further lines)."""
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__

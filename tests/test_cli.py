@@ -1,5 +1,6 @@
 """The `prefstat` command: fit, demo, simulate; errors are one clean line with exit code 2."""
 import json
+import re
 import subprocess
 import sys
 
@@ -116,3 +117,241 @@ def test_fuzzed_tables_give_a_result_or_one_clean_error_line(rows, tmp_path, cap
     else:
         assert code == 2
         _one_error_line(capsys)
+
+
+# ------------------------------------------------------------------ issue 10: nothing silently ignored
+@pytest.fixture
+def rows_csv(tmp_path):
+    """One comparison per row, with a 0/1 outcome, weights, judges and an order column."""
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 4, 120)
+    b = (a + rng.integers(1, 4, 120)) % 4
+    df = pd.DataFrame({"l": np.array(list("ABCD"))[a], "r": np.array(list("ABCD"))[b],
+                       "y": (rng.random(120) < 0.5).astype(float), "w": rng.integers(1, 4, 120).astype(float),
+                       "judge": rng.integers(0, 6, 120), "o": rng.choice([-1, 0, 1], 120)})
+    path = tmp_path / "ok.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+ROWS = ["--left", "l", "--right", "r"]
+
+
+def _json_estimates(path) -> dict:
+    """{parameter: estimate, parameter + ' se': stderr} from `prefstat fit --json`."""
+    rows = json.loads(path.read_text())["parameters"]
+    return {**{r["parameter"]: r["estimate"] for r in rows}, **{r["parameter"] + " se": r["stderr"] for r in rows}}
+
+
+def _api_estimates(model) -> dict:
+    s = model.summary()
+    names = [str(n) for n in s.index]
+    return {**dict(zip(names, s["estimate"])), **{n + " se": v for n, v in zip(names, s["stderr"])}}
+
+
+@pytest.mark.parametrize("extra, columns", [
+    (["--outcome", "y", "--left-wins", "y"], dict(outcome="y", left_wins="y")),
+    (["--left-wins", "y", "--weight", "w"], dict(left_wins="y", weight="w")),
+    (["--outcome", "y", "--right-wins", "w"], dict(outcome="y", right_wins="w")),
+    (["--outcome", "y", "--ties", "w"], dict(outcome="y", ties="w")),
+])
+def test_combinations_the_api_rejects_are_rejected_with_its_message(extra, columns, rows_csv, capsys):
+    """Before: --outcome/--weight were dropped in count mode and count columns dropped in outcome mode
+    (exit 0, the outcome column fitted as left-win counts)."""
+    with pytest.raises(ValueError) as api:
+        ps.ComparisonTable.from_csv(rows_csv, left="l", right="r", **columns)
+    assert main(["fit", str(rows_csv), *ROWS, *extra]) == 2
+    assert _one_error_line(capsys) == f"prefstat: error: {api.value}"
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--group", "judge"], "--group.*--cov cluster"),
+    (["--group", "judge", "--cov", "robust"], "--group.*--cov cluster"),
+    (["--group", "judge", "--cov", "bootstrap"], "--group.*--cov cluster"),
+    (["--order", "o"], "--order.*--order-effect"),
+    (["--n-bootstrap", "50"], "--n-bootstrap.*--cov bootstrap"),
+    (["--seed", "3", "--cov", "robust"], "--seed.*--cov bootstrap"),
+])
+def test_options_that_would_be_ignored_are_errors(extra, match, rows_csv, capsys):
+    assert main(["fit", str(rows_csv), *ROWS, "--outcome", "y", *extra]) == 2
+    line = _one_error_line(capsys)
+    assert pd.Series([line]).str.contains(match).all(), line
+
+
+def test_options_that_apply_are_used(rows_csv, tmp_path, capsys):
+    """The counterparts of the errors above fit and equal the Python API."""
+    out = tmp_path / "fit.json"
+    assert main(["fit", str(rows_csv), *ROWS, "--outcome", "y", "--weight", "w", "--group", "judge", "--cov",
+                 "cluster", "--order", "o", "--order-effect", "--json", str(out)]) == 0
+    table = ps.ComparisonTable.from_csv(rows_csv, left="l", right="r", outcome="y", weight="w", group="judge",
+                                        order="o")
+    bt = ps.BradleyTerry(order_effect=True, cov_type="cluster").fit(table)
+    assert _json_estimates(out) == pytest.approx(_api_estimates(bt), abs=1e-12)
+    assert main(["fit", str(rows_csv), *ROWS, "--outcome", "y", "--cov", "bootstrap", "--n-bootstrap", "20",
+                 "--seed", "4", "--json", str(out)]) == 0
+    bt = ps.BradleyTerry(cov_type="bootstrap", n_bootstrap=20, random_state=4).fit(
+        ps.ComparisonTable.from_csv(rows_csv, left="l", right="r", outcome="y"))
+    assert _json_estimates(out) == pytest.approx(_api_estimates(bt), abs=1e-12)
+
+
+def test_duplicate_csv_column_is_an_error_naming_it(tmp_path, capsys):
+    """Before: pandas renamed the second 'y' to 'y.1' and the first was fitted without a word."""
+    path = tmp_path / "dup.csv"
+    path.write_text("l,r,y,y\nA,B,1,0\nB,C,1,0\nC,A,0,1\nA,C,1,0\n")
+    assert main(["fit", str(path), *ROWS, "--outcome", "y"]) == 2
+    line = _one_error_line(capsys)
+    assert "column 'y' appears more than once" in line and "y.1" in line
+
+
+def test_duplicate_parquet_column_is_one_line_naming_it(tmp_path, capsys):
+    """Before: pyarrow's error dumped the whole schema over several lines."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "dup.parquet"
+    pq.write_table(pa.table([pa.array(["A", "B", "C"]), pa.array(["B", "C", "A"]), pa.array([1.0, 0.0, 1.0]),
+                             pa.array([0.0, 1.0, 0.0])], names=["l", "r", "y", "y"]), path)
+    assert main(["fit", str(path), *ROWS, "--outcome", "y"]) == 2
+    line = _one_error_line(capsys)
+    assert "column 'y' appears more than once" in line and "FieldRef" not in line
+
+
+def _significant_digits(token: str) -> int:
+    mantissa = token.lower().split("e")[0].lstrip("+-").replace(".", "").lstrip("0")
+    return len(mantissa)
+
+
+def test_printed_numbers_have_at_most_six_significant_digits(rows_csv, tmp_path, capsys):
+    """Before: the log-likelihood was printed with %.4f (e.g. -4158883.0832, 11 digits; 200 digits for
+    weights of 1e200)."""
+    df = pd.read_csv(rows_csv)
+    df["w"] = df["w"] * 1e6
+    path = tmp_path / "big.csv"
+    df.to_csv(path, index=False)
+    assert main(["fit", str(path), *ROWS, "--outcome", "y", "--weight", "w", "--cov", "robust"]) == 0
+    out = capsys.readouterr().out
+    numbers = re.findall(r"(?<![\w.])[-+]?\d+\.?\d*(?:[eE][-+]?\d+)?", out.split("\n", 1)[1])
+    assert numbers and max(map(_significant_digits, numbers)) <= 6, out
+
+
+@pytest.mark.parametrize("weights, match", [
+    ("1e300 first", r"'w' sums to 1e\+300.*row 0.*2\*\*53"),
+    ("1e200 all", r"'w' sums to .*2\*\*53"),
+    ("1e10 first", r"'w': the largest weight \(1e\+10 at row 0\).*1e\+09"),
+])
+def test_weights_outside_the_float64_range_name_the_rule(weights, match, rows_csv, tmp_path, capsys):
+    """Before: a weight of 1e300 gave 'parameters are not identifiable ... B, C' (the wrong cause)."""
+    df = pd.read_csv(rows_csv)
+    value, where = weights.split()
+    if where == "first":
+        df.loc[0, "w"] = float(value)
+    else:
+        df["w"] = float(value)
+    path = tmp_path / "w.csv"
+    df.to_csv(path, index=False)
+    assert main(["fit", str(path), *ROWS, "--outcome", "y", "--weight", "w"]) == 2
+    line = _one_error_line(capsys)
+    assert re.search(match, line), line
+    assert "identifiable" not in line
+
+
+# ------------------------------------------------------------------ issue 10: simulate
+@pytest.fixture
+def no_study_run(monkeypatch):
+    """Fails the test if a study would run (the checks must come first)."""
+    from prefstat.simulate.study import Study
+
+    def boom(self, *args, **kwargs):
+        raise AssertionError("the study ran")
+    monkeypatch.setattr(Study, "run", boom)
+
+
+def test_simulate_out_is_checked_before_the_study_runs(tmp_path, capsys, no_study_run):
+    """Before: --out pointing at a file failed only after the whole study had run."""
+    existing = tmp_path / "taken.txt"
+    existing.write_text("x")
+    assert main(["simulate", "bt-coverage", "--reps", "2", "--out", str(existing)]) == 2
+    assert "is an existing file" in _one_error_line(capsys)
+    assert main(["simulate", "bt-coverage", "--reps", "2", "--out", str(existing / "sub")]) == 2
+    assert "is a file" in _one_error_line(capsys)
+
+
+def test_simulate_out_in_a_read_only_directory_is_checked_first(tmp_path, capsys, no_study_run):
+    import os
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root)")
+        assert main(["simulate", "bt-coverage", "--reps", "2", "--out", str(locked / "new")]) == 2
+        assert "not writable" in _one_error_line(capsys)
+    finally:
+        locked.chmod(0o700)
+
+
+def test_simulate_help_shows_defaults_and_run_times(capsys):
+    from prefstat.cli import QUICK_REPS
+    from prefstat.simulate.studies import STUDIES
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["simulate", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    options = out.split("options:", 1)[1]
+    for option in ("--reps", "--sizes", "--seed", "--out", "--scheduler", "--full"):
+        block = options.split("\n  " + option, 1)[1].split("\n  -", 1)[0]
+        assert "default" in block, (option, block)
+    assert f"default: {QUICK_REPS}" in out and "2 cores" in out
+    for name, spec in STUDIES.items():
+        line = next(l for l in out.splitlines() if l.strip().startswith(name))
+        assert " ".join(map(str, spec.sizes)) in line and f"--reps {spec.reps}" in line
+        assert re.search(r"~\d", line), line  # a run-time estimate, not "unknown"
+
+
+@pytest.mark.parametrize("extra, expected", [([], "quick"), (["--full"], "full"), (["--reps", "7"], 7)])
+def test_simulate_reps_default_is_quick_and_full_is_the_documented_study(extra, expected, tmp_path, monkeypatch,
+                                                                        capsys):
+    """Before: no --reps ran the full study (about 30 minutes for ai-judge on 2 cores)."""
+    from prefstat.cli import QUICK_REPS
+    from prefstat.simulate import studies
+
+    spec = studies.get_study("ai-judge")
+    seen = {}
+
+    def build(self, sizes=None, reps=None, seed=0):
+        seen["reps"] = reps
+        raise ValueError("stop here")
+    monkeypatch.setattr(type(spec), "build", build)
+    assert main(["simulate", "ai-judge", *extra, "--out", str(tmp_path / "o")]) == 2
+    capsys.readouterr()
+    assert seen["reps"] == {"quick": QUICK_REPS, "full": spec.reps}.get(expected, expected)
+    assert QUICK_REPS < spec.reps
+
+
+def test_simulate_reps_and_full_are_exclusive(capsys):
+    assert main(["simulate", "ai-judge", "--reps", "5", "--full"]) == 2
+    assert "not allowed with" in _one_error_line(capsys)
+
+
+def test_fit_json_target_is_checked_before_reading_the_table(tmp_path, capsys):
+    missing_dir = tmp_path / "no" / "such" / "fit.json"
+    assert main(["fit", str(tmp_path / "not-read.csv"), *ROWS, "--outcome", "y", "--json", str(missing_dir)]) == 2
+    assert "does not exist" in _one_error_line(capsys)  # not "file not found": the output is checked first
+    assert main(["fit", str(tmp_path / "not-read.csv"), *ROWS, "--outcome", "y", "--json", str(tmp_path)]) == 2
+    assert "is a directory" in _one_error_line(capsys)
+
+
+def test_library_warnings_are_one_line(rows_csv, capsys, monkeypatch):
+    import warnings
+
+    original = ps.BradleyTerry.fit
+
+    def warn_then_fit(self, *args, **kwargs):
+        warnings.warn("first line\nsecond line", UserWarning)
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(ps.BradleyTerry, "fit", warn_then_fit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["fit", str(rows_csv), *ROWS, "--outcome", "y"]) == 0
+    assert capsys.readouterr().err.strip().splitlines() == ["prefstat: warning: UserWarning: first line second line"]

@@ -319,3 +319,81 @@ def test_bundled_tables():
     c = ps.datasets.load_citations()
     assert sorted(c.items) == ["Biometrika", "Comm Statist", "JASA", "JRSS-B"]
     assert np.all(c.outcome == 1.0) and c.weight.sum() == ps.datasets.load_citations(as_frame=True)["count"].sum()
+
+
+# ------------------------------------------------------------------ issue 10: duplicate names, weight range
+def test_duplicate_csv_header_names_the_column(tmp_path):
+    """pandas renames a repeated 'y' to 'y.1'; the reader must not pick one silently."""
+    path = tmp_path / "dup.csv"
+    path.write_text("l,r,y,w,y\na,b,1,1,0\nb,c,1,1,0\nc,a,0,1,1\n")
+    with pytest.raises(ValueError, match=r"column 'y' appears more than once in the header .*columns 2, 4.*'y\.1'"):
+        CT.from_csv(path, left="l", right="r", outcome="w")
+    # empty header cells are not duplicates of each other (pandas names them 'Unnamed: i')
+    path.write_text(",l,r,y,\n0,a,b,1,\n1,b,c,1,\n2,c,a,0,\n")
+    assert CT.from_csv(path, left="l", right="r", outcome="y").n_rows == 3
+
+
+def test_duplicate_parquet_column_names_the_column_on_one_line(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "dup.parquet"
+    pq.write_table(pa.table([pa.array(["a", "b"]), pa.array(["b", "a"]), pa.array([1.0, 0.0]),
+                             pa.array([0.0, 1.0])], names=["l", "r", "y", "y"]), path)
+    with pytest.raises(ValueError) as err:
+        CT.from_parquet(path, left="l", right="r", outcome="y")
+    assert "column 'y' appears more than once" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_unreadable_file_error_is_one_line(tmp_path):
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"not a parquet file at all")
+    with pytest.raises(ValueError, match="could not read") as err:
+        CT.from_parquet(path, left="l", right="r", outcome="y")
+    assert "\n" not in str(err.value)
+
+
+def test_duplicate_dataframe_column_in_use_is_named():
+    df = pd.DataFrame([["a", "b", 1.0, 0.0], ["b", "a", 0.0, 1.0]], columns=["l", "r", "y", "y"])
+    with pytest.raises(ValueError, match="column 'y' appears 2 times"):
+        CT.from_pandas(df, left="l", right="r", outcome="y")
+    df.columns = ["l", "r", "y", "z"]
+    df2 = pd.concat([df, df[["z"]]], axis=1)  # a repeated column that is not used is harmless in memory
+    assert CT.from_pandas(df2, left="l", right="r", outcome="y").n_rows == 2
+
+
+@pytest.mark.parametrize("weights, match", [
+    (np.r_[1e300, np.ones(5)], r"'sample_weight' sums to 1e\+300 \(largest weights at row 0\).*2\*\*53"),
+    (np.full(6, 1e200), r"sums to 6e\+200 \(largest weights at rows 0, 1, 2, 3, 4 and 1 more\).*2\*\*53"),
+    (np.r_[1.0, 1.0, 2e9, 1.0, 0.0, 3.0], r"largest weight \(2e\+09 at row 2\).*rows 0, 1, 3 \(smallest 1\).*1e\+09"),
+    (np.r_[1e-10, 1.0, 1.0, 1.0, 1.0, 1.0], r"at row 0 \(smallest 1e-10\).*weight 0"),
+])
+def test_weights_outside_the_float64_range_are_rejected_naming_rows_and_rule(weights, match):
+    with pytest.raises(ValueError, match=match):
+        CT.from_arrays(X_ITEMS, Y, sample_weight=weights)
+
+
+def test_weights_at_the_float64_limits_are_accepted():
+    from prefstat.data import MAX_TOTAL_WEIGHT, MAX_WEIGHT_RATIO
+
+    w = np.r_[MAX_WEIGHT_RATIO, 1.0, 1.0, 0.0, 1.0, 1.0]  # ratio exactly at the bound; zeros do not count
+    np.testing.assert_array_equal(CT.from_arrays(X_ITEMS, Y, sample_weight=w).weight, w)
+    w = np.full(6, MAX_TOTAL_WEIGHT / 8)  # a total of 0.75 * 2**53
+    assert CT.from_arrays(X_ITEMS, Y, sample_weight=w).weight.sum() == 0.75 * MAX_TOTAL_WEIGHT
+
+
+def test_count_table_weight_range_names_the_count_columns_and_rows():
+    df = pd.DataFrame({"l": ["a", "b", "c"], "r": ["b", "c", "a"], "lw": [1.0, 5e9, 2.0], "rw": [3.0, 1.0, 0.0]})
+    with pytest.raises(ValueError, match=r"columns 'lw', 'rw': the largest weight \(5e\+09 at row 1 of 'lw'\)"
+                                         r".*rows 0, 1, 2"):
+        CT.from_pandas(df, left="l", right="r", left_wins="lw", right_wins="rw")
+    df["lw"] = [1.0, 1e300, 2.0]
+    with pytest.raises(ValueError, match=r"columns 'lw', 'rw' sum to 1e\+300 \(largest weights at row 1\)"):
+        CT.from_pandas(df, left="l", right="r", left_wins="lw", right_wins="rw")
+
+
+def test_one_huge_weight_is_not_reported_as_non_identifiable():
+    """Before: one weight of 1e300 made BradleyTerry say the other items are not identifiable."""
+    with pytest.raises(ValueError, match=r"2\*\*53") as err:
+        ps.BradleyTerry().fit(X_ITEMS, Y, sample_weight=np.r_[1e300, np.ones(5)])
+    assert "identifiable" not in str(err.value)
