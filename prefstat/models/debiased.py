@@ -674,14 +674,7 @@ class DebiasedBradleyTerry(BradleyTerry):
         return self
 
     def _set_estimates(self, est_all, cov_all, names):
-        n_coef = len(names) - (1 if self.order_effect else 0)
-        self._est_all, self._cov_all, self._draws, self._names = est_all, cov_all, None, names
-        self.param_names_ = names[:n_coef]
-        self.coef_ = est_all[:n_coef]
-        self.cov_ = cov_all[:n_coef, :n_coef]
-        self.stderr_ = np.sqrt(np.diag(self.cov_))
-        self.order_effect_ = float(est_all[-1]) if self.order_effect else None
-        self.order_effect_stderr_ = float(np.sqrt(cov_all[-1, -1])) if self.order_effect else None
+        self._report(names, est_all, cov_all)  # BradleyTerry: results_ and the public attributes
 
     def _sklearn_ratio(self, feats, human, f, folds) -> np.ndarray:
         """Cross-fitted ratio from a user classifier: w = (n_tr / N_tr) P(pool) / P(human), never clipped."""
