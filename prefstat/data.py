@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import functools
 import os
-import warnings
 from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+from .validation import warn_caller
 
 __all__ = ["ComparisonTable", "as_table", "describe_rows", "factorize_items"]
 
@@ -513,10 +514,10 @@ def _warn_if_item_codes(X: np.ndarray) -> None:
         integral = bool(np.all(np.isfinite(X)) and np.all(X == np.round(X)))
     # Item codes never repeat within a row (self-comparisons are errors), feature differences may.
     if integral and not np.any(X[:, 0] == X[:, 1]):
-        warnings.warn(
+        warn_caller(
             "X is a two-column float array whose values are all integers: it is read as two feature "
             "differences. If the columns are item codes (left, right), pass design='items' (or an integer "
-            "array); pass design='features' to silence this warning.", UserWarning, stacklevel=4)
+            "array); pass design='features' to silence this warning.")
 
 
 def describe_rows(mask: np.ndarray) -> str:

@@ -11,10 +11,16 @@ a mistake, not 1).
 from __future__ import annotations
 
 import numbers
+import os
+import sys
+import warnings
 
 import numpy as np
 
-__all__ = ["check_int", "check_real", "check_option", "check_bool", "check_level", "check_random_state"]
+__all__ = ["check_int", "check_real", "check_option", "check_bool", "check_level", "check_random_state",
+           "warn_caller"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def _is_int(value) -> bool:
@@ -92,3 +98,11 @@ def check_random_state(name: str, value):
     if _is_int(value) and value >= 0:
         return int(value)
     raise ValueError(f"{name} must be None, a non-negative integer or a numpy Generator; got {value!r}.")
+
+
+def warn_caller(message: str, category=UserWarning) -> None:
+    """``warnings.warn`` attributed to the first stack frame outside prefstat (the user's call)."""
+    frame, level = sys._getframe(1), 2  # level 1 is warn_caller itself
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -45,7 +45,7 @@ from ..existence import check_beat_graph, check_identifiable, find_separation
 from ..inference import COV_TYPES, EstimationResults, Inference
 from ..losses import (DIVERGED_ETA, SUSPICIOUS_ETA, logistic_fit, logistic_group_scores, logistic_meat,
                       logistic_objective)
-from ..validation import check_bool, check_int, check_option, check_random_state, check_real
+from ..validation import check_bool, check_int, check_option, check_random_state, check_real, warn_caller
 from .base import PreferenceClassifier
 from .bt_items import item_design, item_reparametrize, item_transform
 
@@ -209,9 +209,8 @@ class BradleyTerry(PreferenceClassifier):
         table = as_table(X, y, sample_weight, groups, order, design=self.design)
         if table.group is not None and self.cov_type != "cluster":
             source = "groups=" if groups is not None else "the table's group column"
-            warnings.warn(f"{source} is not used with cov_type={self.cov_type!r}: only cov_type='cluster' uses "
-                          "groups (cluster-robust standard errors). Pass cov_type='cluster', or drop groups.",
-                          UserWarning, stacklevel=4)
+            warn_caller(f"{source} is not used with cov_type={self.cov_type!r}: only cov_type='cluster' uses "
+                        "groups (cluster-robust standard errors). Pass cov_type='cluster', or drop groups.")
         return table
 
     def _order_column(self, table: ComparisonTable) -> np.ndarray | None:
