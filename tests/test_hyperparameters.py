@@ -1,8 +1,9 @@
 """Every hyperparameter is validated at fit: one ValueError that names it (issue 10).
 
 Before, e.g. ``BradleyTerry(cov_type="bootstrap", n_bootstrap=0)`` failed inside numpy ("need at
-least one array to concatenate"), ``n_bootstrap=1`` returned a NaN covariance and
-``random_state=-1`` a numpy seed error. The cases below cover each estimator's integer counts,
+least one array to concatenate"), ``n_bootstrap=1`` blamed the weights ("the covariance is not
+finite: the weights are too large") and ``random_state=-1`` gave numpy's "expected non-negative
+integer" without naming the parameter. The cases below cover each estimator's integer counts,
 tolerances, penalties, option strings and seeds, and the ``level`` of every interval method.
 """
 from __future__ import annotations

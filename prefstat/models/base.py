@@ -15,15 +15,23 @@
   {0, 1} and fail on a tie (``y = 0.5``); :func:`preference_accuracy` (and
   :data:`preference_accuracy_scorer` for ``scoring=``) is the accuracy that
   skips ties.
+* :class:`DirectionMixin`: what estimators of a preference direction
+  (``direction_``: :class:`~prefstat.SignEstimator`, :class:`~prefstat.LatentClassBT`)
+  share: angular error, disagreement rate, predict-time feature checks.
 """
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import make_scorer
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["PreferenceClassifier", "preference_accuracy", "preference_accuracy_scorer"]
+from ..data import ComparisonTable
+from ..geometry import angle_degrees
+
+__all__ = ["PreferenceClassifier", "DirectionMixin", "disagreement_rate", "preference_accuracy",
+           "preference_accuracy_scorer"]
 
 
 class PreferenceClassifier(ClassifierMixin, BaseEstimator):
@@ -42,6 +50,54 @@ class PreferenceClassifier(ClassifierMixin, BaseEstimator):
     def _check_input_names(self, X) -> None:
         """Raise if a predict-time DataFrame's column names differ from the fit's (order included)."""
         validate_data(self, X, y="no_validation", reset=False, skip_check_array=True, ensure_2d=False)
+
+
+def disagreement_rate(b, beta, Z_eval) -> float:
+    """Share of the rows of ``Z_eval`` on which sign(b^T z) != sign(beta^T z).
+
+    For z ~ N(0, s^2 I) this equals angle(b, beta) / 180 degrees: the two signs
+    differ exactly when z falls in the double wedge between the hyperplanes
+    b^T z = 0 and beta^T z = 0, and the projection of an isotropic Gaussian on
+    span(b, beta) has a uniform angle.
+    """
+    Z_eval = np.asarray(Z_eval.toarray() if sp.issparse(Z_eval) else Z_eval, np.float64)
+    if Z_eval.ndim != 2 or Z_eval.shape[1] != np.size(beta) or np.size(b) != np.size(beta):
+        raise ValueError(f"Z_eval must be (m, {np.size(b)}) and beta of length {np.size(b)}; got Z_eval "
+                         f"{Z_eval.shape} and beta of length {np.size(beta)}.")
+    return float(np.mean(np.sign(Z_eval @ np.ravel(b)) != np.sign(Z_eval @ np.ravel(beta))))
+
+
+class DirectionMixin:
+    """Helpers shared by estimators of a preference direction (``direction_``); mix into a
+    :class:`~prefstat.models.base.PreferenceClassifier`."""
+
+    def angular_error(self, beta) -> float:
+        """Angle in degrees between ``direction_`` and ``beta`` (any non-zero length)."""
+        check_is_fitted(self, "direction_")
+        beta = np.ravel(np.asarray(beta, np.float64))
+        if beta.shape != self.direction_.shape or not np.any(beta):
+            raise ValueError(f"beta must be a non-zero vector of length {self.direction_.size}; got {beta!r}.")
+        return angle_degrees(self.direction_, beta)
+
+    def disagreement_rate(self, beta, Z_eval) -> float:
+        """Share of the comparisons ``Z_eval`` that ``direction_`` and ``beta`` order differently.
+
+        Equals ``angular_error(beta) / 180`` for isotropic Gaussian ``Z_eval``.
+        """
+        check_is_fitted(self, "direction_")
+        return disagreement_rate(self.direction_, beta, Z_eval)
+
+    def _check_width(self, Z):
+        if Z.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {Z.shape[1]} features but the model was fitted on {self.n_features_in_}.")
+
+    def _features(self, X):
+        """Validated feature differences of ``X`` at predict time (dense or scipy.sparse)."""
+        check_is_fitted(self, "direction_")
+        self._check_input_names(X)
+        table = ComparisonTable.from_features(X, np.zeros(X.shape[0] if hasattr(X, "shape") else len(X)))
+        self._check_width(table.features)
+        return table.features
 
 
 def preference_accuracy(y_true, y_pred, sample_weight=None) -> float:

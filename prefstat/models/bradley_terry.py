@@ -25,6 +25,14 @@ Identifiability: abilities are fitted with one reference item fixed at 0.
 ``reference=None`` reports the sum-to-zero parametrisation
 :math:`\theta_c = C \theta`, :math:`C = I - 11^\top/k`, with covariance
 :math:`C V C^\top` (as R's BradleyTerry2).
+
+Layout: the item-level design and reparametrisation live in
+:mod:`~prefstat.models.bt_items`, the multinomial bootstrap in
+:mod:`~prefstat.models.bt_bootstrap`, reporting in
+:class:`prefstat.inference.EstimationResults` (``results_``). What remains here
+(about 560 lines, most of them docstrings) is one estimator's shell: problem
+building, existence checks, covariance and prediction, which share the
+:class:`_Problem` description and are read together.
 """
 from __future__ import annotations
 
@@ -32,7 +40,6 @@ import warnings
 from dataclasses import dataclass
 from functools import partial
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
@@ -43,10 +50,11 @@ from ..data import ComparisonTable, as_table, factorize_items
 from ..design import DenseDesign, SparseRowsDesign, feature_design, pad_rows, padded_size
 from ..existence import check_beat_graph, check_identifiable, find_separation
 from ..inference import COV_TYPES, EstimationResults, Inference
-from ..losses import (DIVERGED_ETA, SUSPICIOUS_ETA, logistic_fit, logistic_group_scores, logistic_meat,
+from ..losses import (SUSPICIOUS_ETA, logistic_fit, logistic_group_scores, logistic_meat,
                       logistic_objective)
 from ..validation import check_bool, check_int, check_option, check_random_state, check_real, warn_caller
 from .base import PreferenceClassifier
+from .bt_bootstrap import multinomial_bootstrap
 from .bt_items import item_design, item_reparametrize, item_transform
 
 __all__ = ["BradleyTerry", "fit_core", "bt_objective", "item_design", "item_transform", "item_reparametrize"]
@@ -55,18 +63,6 @@ __all__ = ["BradleyTerry", "fit_core", "bt_objective", "item_design", "item_tran
 # prefstat.losses on the item or feature design; its MLE is that loss's minimiser.
 bt_objective = logistic_objective
 fit_core = logistic_fit
-
-
-@partial(jax.jit, static_argnames=("n_cells", "max_iter", "solver"))
-def _bootstrap_fits(design, cell, y, counts, penalty, beta0, n_cells, gtol, max_iter, solver):
-    """Refits on multinomial resamples: ``counts`` (B, atoms) are new frequency weights of the atoms."""
-
-    def one(c):
-        Wb = jax.ops.segment_sum(c, cell, n_cells)
-        WYb = jax.ops.segment_sum(c * y, cell, n_cells)
-        return fit_core(design, Wb, WYb, penalty, beta0, gtol=gtol, max_iter=max_iter, solver=solver)
-
-    return jax.vmap(one)(counts)
 
 
 @dataclass
@@ -317,7 +313,8 @@ class BradleyTerry(PreferenceClassifier):
         ``X`` is a :class:`~prefstat.ComparisonTable`, an (n, 2) array of item
         labels, or an (n, d) array / sparse matrix of feature differences.
         ``y``: 1 left preferred, 0 right, 0.5 tie. ``sample_weight``:
-        frequency weights. ``groups``: cluster ids for ``cov_type="cluster"``.
+        frequency weights. ``groups``: cluster ids for ``cov_type="cluster"``
+        (with any other cov_type they are not used, and a UserWarning says so).
         ``order``: +1/-1/0 order indicator (see ``order_effect``).
         """
         prob = self._prepare(X, y, sample_weight, groups, order)
@@ -442,20 +439,8 @@ class BradleyTerry(PreferenceClassifier):
         if total > 2.0**62:
             raise ValueError(f"the bootstrap resamples round(sum of weights) = {total:.3g} comparisons, more than "
                              "a multinomial draw can hold; rescale sample_weight or use cov_type='robust'.")
-        n_draw = max(int(round(total)), 1)
-        rng = np.random.default_rng(self.random_state)
-        cell, y = jnp.asarray(cell), jnp.asarray(y)
-        chunk = max(1, min(self.n_bootstrap, int(2e7 // max(len(w), 1))))
-        draws, ok = [], []
-        for start in range(0, self.n_bootstrap, chunk):
-            size = min(chunk, self.n_bootstrap - start)
-            counts = rng.multinomial(n_draw, w / total, size=size).astype(np.float64)
-            out = _bootstrap_fits(prob.design, cell, y, jnp.asarray(counts), jnp.asarray(prob.penalty), beta_hat,
-                                  prob.W.shape[0], **self._opts)
-            eta_max = jnp.max(jnp.abs(jax.vmap(prob.design.matvec)(out.x)), axis=1)
-            draws.append(np.asarray(out.x))
-            ok.append(np.asarray(out.converged & (eta_max < DIVERGED_ETA)))
-        draws, ok = np.concatenate(draws), np.concatenate(ok)
+        draws, ok = multinomial_bootstrap(prob.design, prob.atoms, prob.penalty, beta_hat, prob.W.shape[0],
+                                          self.n_bootstrap, np.random.default_rng(self.random_state), self._opts)
         if not ok.any():
             raise ValueError("no bootstrap replicate has a finite MLE (every resample is separated); "
                              "use cov_type='model' or 'robust', or fit with alpha > 0.")

@@ -48,8 +48,7 @@ from ..data import ComparisonTable, as_table
 from ..design import feature_design, pad_rows, padded_size
 from ..losses import DIVERGED_ETA, logistic_fit
 from ..validation import check_int, check_random_state, check_real
-from .base import PreferenceClassifier
-from .sign import DirectionMixin
+from .base import DirectionMixin, PreferenceClassifier
 
 __all__ = ["LatentClassBT", "LatentClassResult", "fit_core"]
 

@@ -118,7 +118,7 @@ from ..inference import subsample_indices, subsample_size, subsampling_radius
 from ..losses import logistic_fit
 from ..optim import lbfgs
 from ..validation import check_int, check_option, check_random_state, check_real
-from .base import PreferenceClassifier
+from .base import DirectionMixin, PreferenceClassifier, disagreement_rate
 
 __all__ = ["SignEstimator", "SignResult", "fit_core", "exact_core", "agreement", "angle_deg",
            "disagreement_rate", "log_map", "subsampling_cone"]
@@ -283,21 +283,6 @@ def exact_core(Z, y, w) -> SignResult:
 angle_deg = angle_degrees
 
 
-def disagreement_rate(b, beta, Z_eval) -> float:
-    """Share of the rows of ``Z_eval`` on which sign(b^T z) != sign(beta^T z).
-
-    For z ~ N(0, s^2 I) this equals angle(b, beta) / 180 degrees: the two signs
-    differ exactly when z falls in the double wedge between the hyperplanes
-    b^T z = 0 and beta^T z = 0, and the projection of an isotropic Gaussian on
-    span(b, beta) has a uniform angle.
-    """
-    Z_eval = np.asarray(Z_eval.toarray() if sp.issparse(Z_eval) else Z_eval, np.float64)
-    if Z_eval.ndim != 2 or Z_eval.shape[1] != np.size(beta) or np.size(b) != np.size(beta):
-        raise ValueError(f"Z_eval must be (m, {np.size(b)}) and beta of length {np.size(b)}; got Z_eval "
-                         f"{Z_eval.shape} and beta of length {np.size(beta)}.")
-    return float(np.mean(np.sign(Z_eval @ np.ravel(b)) != np.sign(Z_eval @ np.ravel(beta))))
-
-
 def log_map(b_hat, B):
     """Tangent-space coordinates at the unit vector ``b_hat`` of the unit rows of ``B`` (jax.numpy).
 
@@ -333,39 +318,6 @@ def subsampling_cone(b_hat, subsample_dirs, n, m, level: float = 0.95, rate: flo
     radius = subsampling_radius(jnp.degrees(jnp.linalg.norm(tangent, axis=1)), n, m, level, rate)
     half = subsampling_radius(jnp.abs(tangent), n, m, level, rate)
     return radius, jnp.stack([b_hat - half, b_hat + half], axis=1)
-
-
-class DirectionMixin:
-    """Helpers shared by estimators of a preference direction (``direction_``); mix into a
-    :class:`~prefstat.models.base.PreferenceClassifier`."""
-
-    def angular_error(self, beta) -> float:
-        """Angle in degrees between ``direction_`` and ``beta`` (any non-zero length)."""
-        check_is_fitted(self, "direction_")
-        beta = np.ravel(np.asarray(beta, np.float64))
-        if beta.shape != self.direction_.shape or not np.any(beta):
-            raise ValueError(f"beta must be a non-zero vector of length {self.direction_.size}; got {beta!r}.")
-        return angle_deg(self.direction_, beta)
-
-    def disagreement_rate(self, beta, Z_eval) -> float:
-        """Share of the comparisons ``Z_eval`` that ``direction_`` and ``beta`` order differently.
-
-        Equals ``angular_error(beta) / 180`` for isotropic Gaussian ``Z_eval``.
-        """
-        check_is_fitted(self, "direction_")
-        return disagreement_rate(self.direction_, beta, Z_eval)
-
-    def _check_width(self, Z):
-        if Z.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {Z.shape[1]} features but the model was fitted on {self.n_features_in_}.")
-
-    def _features(self, X):
-        """Validated feature differences of ``X`` at predict time (dense or scipy.sparse)."""
-        check_is_fitted(self, "direction_")
-        self._check_input_names(X)
-        table = ComparisonTable.from_features(X, np.zeros(X.shape[0] if hasattr(X, "shape") else len(X)))
-        self._check_width(table.features)
-        return table.features
 
 
 @partial(jax.jit, static_argnames=("n_starts", "n_bandwidths", "max_iter", "bandwidth"))
