@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["ComparisonTable"]
+from .validation import warn_caller
+
+__all__ = ["ComparisonTable", "as_table", "describe_rows", "factorize_items"]
 
 _MAX_ROWS_SHOWN = 5
 
@@ -388,7 +390,15 @@ class ComparisonTable:
         ``design="auto"`` treats a two-column array of integer, string, bool or
         object dtype as item labels and any float array (or a sparse matrix)
         as feature differences; pass ``design="items"`` or ``"features"`` to
-        override.
+        override. A two-column float array whose values are all integers is
+        read as features with a warning (item codes stored as floats are a
+        common mistake; pass ``design`` explicitly to silence it).
+
+        A pandas DataFrame is read column by column: exactly two label columns
+        (string, object, categorical, integer or bool) are items; all-numeric
+        columns are features, named after the columns when every column name
+        is a string (``feature_names``); a label column next to a float
+        column is an error naming both.
         """
         if isinstance(X, ComparisonTable):
             raise ValueError("pass a ComparisonTable alone (fit(table)), not together with y.")
@@ -396,10 +406,15 @@ class ComparisonTable:
             raise ValueError("y (the outcome column) is required when X is an array.")
         if design not in ("auto", "items", "features"):
             raise ValueError(f"design must be 'auto', 'items' or 'features'; got {design!r}.")
+        feature_names = None
         if sp.issparse(X):
             kind = "features"
         else:
+            frame_kind = None
             if isinstance(X, pd.DataFrame):
+                frame_kind = _frame_kind(X, design)
+                if all(isinstance(c, str) for c in X.columns):
+                    feature_names = list(X.columns)
                 X = X.to_numpy()
             try:
                 X = np.asarray(X)
@@ -411,7 +426,9 @@ class ComparisonTable:
                 )
             kind = design
             if design == "auto":
-                kind = "items" if (X.shape[1] == 2 and X.dtype.kind in "iuUSOb") else "features"
+                kind = frame_kind or ("items" if (X.shape[1] == 2 and X.dtype.kind in "iuUSOb") else "features")
+                if kind == "features":
+                    _warn_if_item_codes(X)
         if kind == "items":
             if sp.issparse(X):
                 raise ValueError("an item-level design needs an (n, 2) array of labels, not a sparse matrix.")
@@ -419,7 +436,7 @@ class ComparisonTable:
                 raise ValueError(f"an item-level X must have exactly two columns (left, right); got shape {X.shape}.")
             return cls.from_items(X[:, 0], X[:, 1], y, sample_weight, groups, order,
                                   names=("X[:, 0] (left)", "X[:, 1] (right)", "y", "sample_weight", "groups", "order"))
-        return cls.from_features(X, y, sample_weight, groups, order,
+        return cls.from_features(X, y, sample_weight, groups, order, feature_names=feature_names,
                                  names=("X", "y", "sample_weight", "groups", "order"))
 
     @classmethod
@@ -578,6 +595,76 @@ def _read_parquet(path) -> pd.DataFrame:
     _check_unique_header(path, pq.read_schema(path).names, "a table cannot hold two columns of one name.")
     return pd.read_parquet(path)
 
+
+
+def _frame_kind(df: pd.DataFrame, design: str) -> str | None:
+    """Items or features for a DataFrame ``X``, decided column by column (``design="auto"``).
+
+    Returns None to defer to the array rule. A DataFrame's ``to_numpy()`` turns a string column
+    next to a float column into one object array, which the array rule would read as item
+    labels: that case is an error naming the columns instead.
+    """
+    numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+    floats = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
+    labels = [c for c in df.columns if c not in floats]
+    text = [c for c in df.columns if c not in numeric]
+    if design == "items":
+        return None
+    if design == "auto" and df.shape[1] == 2 and not floats:
+        return "items"
+    if len(numeric) == df.shape[1]:
+        return "features"
+    if design == "auto" and df.shape[1] == 2:
+        raise ValueError(
+            f"X mixes a label column {labels!r} ({', '.join(str(df[c].dtype) for c in labels)}) with a float "
+            f"column {floats!r}: it is neither two item-label columns nor numeric feature differences. Convert "
+            "the columns (both labels, or both numbers), or pass design='items' or design='features'."
+        )
+    raise ValueError(
+        f"X columns {text!r} are not numeric: feature differences must be numbers (item labels go in a "
+        "DataFrame of exactly two label columns). Convert or drop those columns."
+    )
+
+
+def _warn_if_item_codes(X: np.ndarray) -> None:
+    """Warn when a two-column float array looks like item codes read as two features."""
+    if X.shape[1] != 2 or X.dtype.kind != "f" or X.shape[0] == 0:
+        return
+    with np.errstate(invalid="ignore"):
+        integral = bool(np.all(np.isfinite(X)) and np.all(X == np.round(X)))
+    # Item codes never repeat within a row (self-comparisons are errors), feature differences may.
+    if integral and not np.any(X[:, 0] == X[:, 1]):
+        warn_caller(
+            "X is a two-column float array whose values are all integers: it is read as two feature "
+            "differences. If the columns are item codes (left, right), pass design='items' (or an integer "
+            "array); pass design='features' to silence this warning.")
+
+
+def as_table(X, y=None, sample_weight=None, groups=None, order=None, *, design: str = "auto",
+             kind: str | None = None, who: str = "this estimator") -> ComparisonTable:
+    """What an estimator's ``fit`` received, as a validated :class:`ComparisonTable`.
+
+    ``X`` is either a table (which carries its own outcome, weights, groups and order, so
+    passing any of them too is an error) or anything :meth:`ComparisonTable.from_arrays`
+    accepts: (n, 2) labels, (n, d) dense or sparse feature differences, or a DataFrame, with
+    ``design`` choosing between them. ``kind`` ("items" or "features") requires that design;
+    ``who`` names the estimator in that error.
+    """
+    if isinstance(X, ComparisonTable):
+        passed = [name for name, value in (("y", y), ("sample_weight", sample_weight), ("groups", groups),
+                                           ("order", order)) if value is not None]
+        if passed:
+            raise ValueError(f"a ComparisonTable carries its own outcome, weights, groups and order; do not pass "
+                             f"{', '.join(passed)} with it.")
+        table = X
+    else:
+        table = ComparisonTable.from_arrays(X, y, sample_weight, groups, order, design=design)
+    if kind is not None and table.kind != kind:
+        if kind == "features":
+            raise ValueError(f"{who} needs feature differences (an (n, d) float array); got an item-level table. "
+                             "Encode items as features (e.g. one-hot differences) first.")
+        raise ValueError(f"{who} needs item labels (an (n, 2) array of labels); got a feature-level table.")
+    return table
 
 def _read(path, reader) -> pd.DataFrame:
     if not os.path.exists(path):

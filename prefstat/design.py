@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["DenseDesign", "SparseRowsDesign", "sparse_rows_from_scipy", "padded_size", "pad_rows"]
+__all__ = ["DenseDesign", "SparseRowsDesign", "sparse_rows_from_scipy", "padded_size", "pad_rows", "feature_design"]
 
 
 @partial(jax.tree_util.register_dataclass, data_fields=["X"], meta_fields=[])
@@ -125,3 +125,32 @@ def pad_rows(arr, m: int, value=0) -> np.ndarray:
         return arr
     pad = [(0, m - arr.shape[0])] + [(0, 0)] * (arr.ndim - 1)
     return np.pad(arr, pad, constant_values=value)
+
+
+def feature_design(Z, order=None, n_rows: int | None = None, names=None):
+    """The design of a feature-level fit from the validated differences ``Z``: ``(design, names)``.
+
+    ``Z`` is an (n, d) float array or a scipy.sparse matrix (e.g. ``ComparisonTable.features``).
+    With ``order`` (an (n,) array in {-1, 0, 1}) the order indicator becomes the last column and
+    ``"order_effect"`` the last name. The rows are padded with zero rows to ``n_rows`` (default
+    :func:`padded_size` of n; pass ``n_rows=n`` for no padding); zero-weight padding rows change
+    no sum. A sparse ``Z`` gives a :class:`SparseRowsDesign`, a dense one a :class:`DenseDesign`.
+    ``names`` defaults to ``x0 .. x{d-1}``. Call it inside ``prefstat._x64.x64_scope()`` (the
+    design is float64).
+    """
+    d = Z.shape[1]
+    names = [f"x{j}" for j in range(d)] if names is None else list(names)
+    if len(names) != d:
+        raise ValueError(f"{len(names)} feature names for {d} columns.")
+    if order is not None:
+        o = np.asarray(order, np.float64)[:, None]
+        Z = sp.hstack([Z, o], format="csr") if sp.issparse(Z) else np.column_stack([Z, o])
+        names = names + ["order_effect"]
+    rows = padded_size(Z.shape[0]) if n_rows is None else int(n_rows)
+    if sp.issparse(Z):
+        cols, vals = sparse_rows_from_scipy(Z)
+        design = SparseRowsDesign(cols=jnp.asarray(pad_rows(cols, rows)), vals=jnp.asarray(pad_rows(vals, rows)),
+                                  p=Z.shape[1])
+    else:
+        design = DenseDesign(X=jnp.asarray(pad_rows(np.asarray(Z, np.float64), rows)))
+    return design, names

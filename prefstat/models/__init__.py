@@ -1,8 +1,10 @@
 """Estimator families; each module has a pure JAX core and a scikit-learn-style class."""
+from .base import PreferenceClassifier, preference_accuracy, preference_accuracy_scorer
 from .bradley_terry import BradleyTerry
 from .davidson import DavidsonBradleyTerry
 from .debiased import DebiasedBradleyTerry
 from .latent_class import LatentClassBT
 from .sign import SignEstimator
 
-__all__ = ["BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "LatentClassBT", "SignEstimator"]
+__all__ = ["BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "LatentClassBT", "SignEstimator",
+           "PreferenceClassifier", "preference_accuracy", "preference_accuracy_scorer"]

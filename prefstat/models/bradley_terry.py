@@ -25,111 +25,44 @@ Identifiability: abilities are fitted with one reference item fixed at 0.
 ``reference=None`` reports the sum-to-zero parametrisation
 :math:`\theta_c = C \theta`, :math:`C = I - 11^\top/k`, with covariance
 :math:`C V C^\top` (as R's BradleyTerry2).
+
+Layout: the item-level design and reparametrisation live in
+:mod:`~prefstat.models.bt_items`, the multinomial bootstrap in
+:mod:`~prefstat.models.bt_bootstrap`, reporting in
+:class:`prefstat.inference.EstimationResults` (``results_``). What remains here
+(about 560 lines, most of them docstrings) is one estimator's shell: problem
+building, existence checks, covariance and prediction, which share the
+:class:`_Problem` description and are read together.
 """
 from __future__ import annotations
 
-import numbers
 import warnings
 from dataclasses import dataclass
 from functools import partial
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
-from ..data import ComparisonTable, factorize_items
-from ..design import DenseDesign, SparseRowsDesign, pad_rows, padded_size, sparse_rows_from_scipy
+from ..data import ComparisonTable, as_table, factorize_items
+from ..design import DenseDesign, SparseRowsDesign, feature_design, pad_rows, padded_size
 from ..existence import check_beat_graph, check_identifiable, find_separation
-from ..inference import COV_TYPES, Inference, coef_table, percentile_interval, wald_interval
-from ..losses import (DIVERGED_ETA, SUSPICIOUS_ETA, logistic_fit, logistic_group_scores, logistic_meat,
+from ..inference import COV_TYPES, EstimationResults, Inference
+from ..losses import (SUSPICIOUS_ETA, logistic_fit, logistic_group_scores, logistic_meat,
                       logistic_objective)
+from ..validation import check_bool, check_int, check_option, check_random_state, check_real, warn_caller
+from .base import PreferenceClassifier
+from .bt_bootstrap import multinomial_bootstrap
+from .bt_items import item_design, item_reparametrize, item_transform
 
-__all__ = ["BradleyTerry", "fit_core", "bt_objective"]
+__all__ = ["BradleyTerry", "fit_core", "bt_objective", "item_design", "item_transform", "item_reparametrize"]
 
 # The Bradley-Terry likelihood (ties as half wins) is the weighted soft-target logistic loss of
 # prefstat.losses on the item or feature design; its MLE is that loss's minimiser.
 bt_objective = logistic_objective
 fit_core = logistic_fit
-
-
-@partial(jax.jit, static_argnames=("n_cells", "max_iter", "solver"))
-def _bootstrap_fits(design, cell, y, counts, penalty, beta0, n_cells, gtol, max_iter, solver):
-    """Refits on multinomial resamples: ``counts`` (B, atoms) are new frequency weights of the atoms."""
-
-    def one(c):
-        Wb = jax.ops.segment_sum(c, cell, n_cells)
-        WYb = jax.ops.segment_sum(c * y, cell, n_cells)
-        return fit_core(design, Wb, WYb, penalty, beta0, gtol=gtol, max_iter=max_iter, solver=solver)
-
-    return jax.vmap(one)(counts)
-
-
-def item_design(a, b, o, k: int, ref: int, penalised: bool, xp=jnp):
-    """ELLPACK columns/values of the item-level design in the free parametrisation.
-
-    Row i has +1 in the column of item ``a_i``, -1 in that of ``b_i`` and the
-    order indicator ``o_i`` in the last column (when ``o`` is given). Without a
-    penalty the reference item ``ref`` has no column (fixed at 0); with one,
-    every item has a column. ``xp`` is numpy or jax.numpy (traceable).
-    """
-    shift = 0 if penalised else 1
-
-    def column(item):
-        keep = xp.ones_like(item, dtype=bool) if penalised else item != ref
-        col = xp.where(item > ref, item - shift, item)
-        return xp.where(keep, col, 0).astype(xp.int32), keep.astype(xp.float64)
-
-    ca, ka = column(a)
-    cb, kb = column(b)
-    cols, vals = [ca, cb], [ka, -kb]
-    if o is not None:
-        cols.append(xp.full_like(ca, k - shift))
-        vals.append(o)
-    return xp.stack(cols, axis=1), xp.stack(vals, axis=1)
-
-
-def item_transform(k: int, ref: int, penalised: bool, has_order: bool, centre: bool) -> np.ndarray:
-    """Matrix mapping the free parameters to the reported ones.
-
-    Pads the reference item back in (unpenalised fits), then centres
-    (``centre=True``: sum-to-zero, C = I - 11^T/k) or shifts so the reference
-    is 0. The order effect, if any, is carried through unchanged.
-    """
-    keep = np.ones(k, bool) if penalised else (np.arange(k) != ref)
-    A = np.eye(k)
-    if centre:
-        A -= 1.0 / k
-    else:
-        A[:, ref] -= 1.0
-    free = int(keep.sum())
-    T = np.zeros((k + has_order, free + has_order))
-    T[:k, :free] = A[:, keep]  # A @ P, with P the identity without the reference column
-    if has_order:
-        T[k, free] = 1.0
-    return T
-
-
-def item_reparametrize(cov: np.ndarray, k: int, ref: int, penalised: bool, has_order: bool,
-                       centre: bool) -> np.ndarray:
-    """``T V T^T`` for ``T = item_transform(...)`` in O(k^2) instead of dense products."""
-    keep = np.ones(k, bool) if penalised else (np.arange(k) != ref)
-    idx = np.r_[np.flatnonzero(keep), [k] if has_order else []].astype(int)
-    full = np.zeros((k + has_order, k + has_order))
-    full[np.ix_(idx, idx)] = cov
-    ab, cross = full[:k, :k], full[:k, k:]
-    if centre:
-        ab = ab - ab.mean(axis=0) - ab.mean(axis=1)[:, None] + ab.mean()
-        cross = cross - cross.mean(axis=0)
-    else:
-        ab = ab - ab[ref] - ab[:, [ref]] + ab[ref, ref]
-        cross = cross - cross[ref]
-    full[:k, :k], full[:k, k:], full[k:, :k] = ab, cross, cross.T
-    return full
 
 
 @dataclass
@@ -159,7 +92,7 @@ def _row_entropy(y, w) -> float:
     return float(np.sum(w[soft] * (ys * np.log(ys) + (1 - ys) * np.log1p(-ys))))
 
 
-class BradleyTerry(ClassifierMixin, BaseEstimator):
+class BradleyTerry(PreferenceClassifier):
     """Bradley-Terry MLE with model-based, robust, cluster-robust or bootstrap standard errors.
 
     Parameters
@@ -177,6 +110,9 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         ``groups`` with statsmodels' small-sample factor; multinomial bootstrap
         over comparisons (vmapped refits; Wald intervals from the bootstrap
         covariance, percentile intervals via ``conf_int(method="percentile")``).
+        Only ``"cluster"`` uses ``groups``: with any other cov_type, groups
+        passed to ``fit`` (or a table's group column) are not used and a
+        UserWarning says so.
     alpha : float, default 0.0
         L2 penalty ``alpha/2 * ||theta||^2`` on abilities / coefficients (not on
         the order effect). With ``alpha > 0`` the estimate always exists, and
@@ -184,25 +120,41 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         information, sandwiches with it as bread).
     design : {"auto", "items", "features"}, default "auto"
         How to read an array ``X`` (see :meth:`ComparisonTable.from_arrays`).
-    n_bootstrap : int, default 200
-    random_state : int or None
+    n_bootstrap : int >= 2, default 200
+        Bootstrap refits (``cov_type="bootstrap"``).
+    random_state : int, numpy Generator or None
         Seed of the bootstrap draws.
     solver : {"auto", "newton", "lbfgs"}, default "auto"
         Damped Newton (quadratic convergence) for item-level and sparse designs
         with at most 2000 parameters; L-BFGS followed by one Newton step (with
         the information the standard errors need anyway) for more parameters
         or tall dense designs (n * d > 5e6).
-    tol : float or None
+    tol : positive float or None
         Newton stops when the Newton decrement ``g^T H^-1 g <= tol^2 * total
         weight`` (scale invariant; default 1e-12); L-BFGS when ``max|g| <= tol
         * total weight`` (default 1e-10).
-    max_iter : int or None
+    max_iter : int >= 1 or None
         Default 100 (Newton) or 5000 (L-BFGS).
+
+    Every hyperparameter is validated by ``fit`` (a ValueError names it and its allowed range).
 
     Attributes
     ----------
     items_, coef_, stderr_, cov_, order_effect_, order_effect_stderr_,
     loglik_, deviance_, nobs_, n_iter_, converged_, param_names_
+    results_ : :class:`~prefstat.inference.EstimationResults`
+        Every reported parameter (coefficients, order effect, ...) with its
+        covariance: ``conf_int``, ``summary``, ``t_test``, ``wald_test`` and
+        ``pairwise`` delegate to it.
+    feature_names_in_ : column names of a DataFrame ``X`` passed to ``fit``
+        (only when they are all strings; feature-level fits then use them as
+        ``param_names_``). Predict-time DataFrames must have the same columns
+        in the same order.
+
+    Scoring: :meth:`score` is the mean log-likelihood per comparison (ties as
+    half wins), the default scorer of ``GridSearchCV``. Predict-based scorers
+    (``scoring="accuracy"``, ``"roc_auc"``) need ``y`` in {0, 1}: with ties use
+    the default or :data:`prefstat.models.preference_accuracy_scorer`.
     """
 
     def __init__(self, reference=None, order_effect=False, cov_type="model", alpha=0.0, design="auto",
@@ -218,9 +170,25 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.max_iter = max_iter
 
+    _solvers = ("auto", "newton", "lbfgs")
+
+    def _check_params(self) -> None:
+        """Validate every hyperparameter (called by ``fit``)."""
+        check_bool("order_effect", self.order_effect)
+        check_option("cov_type", self.cov_type, self._cov_types())
+        check_real("alpha", self.alpha, 0.0)
+        check_option("design", self.design, ("auto", "items", "features"))
+        check_option("solver", self.solver, self._solvers)
+        check_real("tol", self.tol, 0.0, low_open=True, allow_none=True)
+        check_int("max_iter", self.max_iter, 1, allow_none=True)
+        if "n_bootstrap" in self.get_params():
+            check_int("n_bootstrap", self.n_bootstrap, 2)
+            check_random_state("random_state", self.random_state)
+
+    def _cov_types(self) -> tuple:
+        return COV_TYPES
+
     def _solver_options(self, design) -> dict:
-        if self.solver not in ("auto", "newton", "lbfgs"):
-            raise ValueError(f"solver must be 'auto', 'newton' or 'lbfgs'; got {self.solver!r}.")
         # A dense Hessian costs n p^2 per Newton step; for tall dense designs a gradient costs
         # only n p, so L-BFGS (plus one Newton step at the end) is cheaper. Item-level and
         # sparse designs build their Hessian in O(nnz) and keep Newton up to 2000 parameters.
@@ -232,20 +200,14 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         max_iter = self.max_iter if self.max_iter is not None else (100 if newton_ else 5000)
         return dict(solver=solver, gtol=tol, max_iter=max_iter)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        tags.input_tags.sparse = True
-        return tags
-
     # --------------------------------------------------------------- problem
     def _table(self, X, y, sample_weight, groups, order) -> ComparisonTable:
-        if isinstance(X, ComparisonTable):
-            if any(v is not None for v in (y, sample_weight, groups, order)):
-                raise ValueError("a ComparisonTable carries its own outcome, weights, groups and order; "
-                                 "do not pass y, sample_weight, groups or order with it.")
-            return X
-        return ComparisonTable.from_arrays(X, y, sample_weight, groups, order, design=self.design)
+        table = as_table(X, y, sample_weight, groups, order, design=self.design)
+        if table.group is not None and self.cov_type != "cluster":
+            source = "groups=" if groups is not None else "the table's group column"
+            warn_caller(f"{source} is not used with cov_type={self.cov_type!r}: only cov_type='cluster' uses "
+                        "groups (cluster-robust standard errors). Pass cov_type='cluster', or drop groups.")
+        return table
 
     def _order_column(self, table: ComparisonTable) -> np.ndarray | None:
         if not self.order_effect:
@@ -253,10 +215,6 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         return np.ones(table.n_rows) if table.order is None else table.order
 
     def _build(self, table: ComparisonTable) -> _Problem:
-        if self.cov_type not in COV_TYPES:
-            raise ValueError(f"cov_type must be one of {COV_TYPES}; got {self.cov_type!r}.")
-        if not (isinstance(self.alpha, numbers.Real) and np.isfinite(self.alpha) and self.alpha >= 0):
-            raise ValueError(f"alpha must be a finite number >= 0; got {self.alpha!r}.")
         if self.cov_type == "cluster" and table.group is None:
             raise ValueError("cov_type='cluster' needs groups: pass groups= to fit (or a table with a group column).")
         group_codes = None
@@ -329,19 +287,10 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
                         loglik_saturated=_row_entropy(y, w), extra=None if extra is None else pad_rows(extra, mp))
 
     def _build_features(self, table, y, w, o, group_codes) -> _Problem:
-        Z = table.features
-        names = list(table.feature_names)
-        d = Z.shape[1]
-        if o is not None:
-            Z = sp.hstack([Z, o[:, None]], format="csr") if sp.issparse(Z) else np.column_stack([Z, o])
-            names = names + ["order_effect"]
-        n, p = Z.shape
+        n, d = table.features.shape
         mp = padded_size(n)
-        if sp.issparse(Z):
-            cols, vals = sparse_rows_from_scipy(Z)
-            design = SparseRowsDesign(cols=jnp.asarray(pad_rows(cols, mp)), vals=jnp.asarray(pad_rows(vals, mp)), p=p)
-        else:
-            design = DenseDesign(X=jnp.asarray(pad_rows(Z, mp)))
+        design, names = feature_design(table.features, o, mp, table.feature_names)
+        p = design.p
         penalty = np.r_[np.full(d, float(self.alpha)), np.zeros(p - d)]
         atoms = (np.arange(n), y, w) if self.cov_type == "bootstrap" else None
         extra = self._cell_stats(np.arange(n), y, w, n)
@@ -364,7 +313,8 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         ``X`` is a :class:`~prefstat.ComparisonTable`, an (n, 2) array of item
         labels, or an (n, d) array / sparse matrix of feature differences.
         ``y``: 1 left preferred, 0 right, 0.5 tie. ``sample_weight``:
-        frequency weights. ``groups``: cluster ids for ``cov_type="cluster"``.
+        frequency weights. ``groups``: cluster ids for ``cov_type="cluster"``
+        (with any other cov_type they are not used, and a UserWarning says so).
         ``order``: +1/-1/0 order indicator (see ``order_effect``).
         """
         prob = self._prepare(X, y, sample_weight, groups, order)
@@ -389,9 +339,11 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
 
     def _prepare(self, X, y, sample_weight, groups, order) -> _Problem:
         """Validate the input and build the fitting problem (first step of ``fit``)."""
+        self._check_params()
         table = self._table(X, y, sample_weight, groups, order)
         for attr in ("items_", "n_features_in_"):
             self.__dict__.pop(attr, None)
+        self._reset_input_names(X)
         prob = self._build(table)
         self.kind_ = table.kind
         return prob
@@ -406,10 +358,28 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         if not np.all(np.isfinite(cov_all)):
             raise ValueError("the covariance is not finite: the weights are too large (or too extreme) for "
                              "float64; rescale sample_weight.")
-        est_all = prob.T @ beta
-        n_coef = len(prob.names) - (1 if self.order_effect else 0) - self._n_aux
-        self._est_all, self._cov_all, self._draws, self._names = est_all, cov_all, draws, prob.names
-        self.param_names_ = prob.names[:n_coef]
+        self._report(prob.names, prob.T @ beta, cov_all, draws, nobs)
+        loglik = float(-res.value + 0.5 * np.sum(prob.penalty * beta**2))
+        self.loglik_ = loglik
+        self.deviance_ = 2.0 * (prob.loglik_saturated - loglik)
+        self.nobs_ = nobs
+        self.n_iter_ = int(res.n_iter)
+        self.converged_ = bool(res.converged)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def _report(self, names, estimate, cov, draws=None, n_obs=None) -> None:
+        """Store ``results_`` and the public attributes derived from it.
+
+        ``names``/``estimate``/``cov`` cover every reported parameter: the coefficients, then the order
+        effect (with ``order_effect=True``), then ``_n_aux`` auxiliary parameters (e.g. Davidson's tie
+        parameter). Subclasses with their own fit (DebiasedBradleyTerry) report through this too.
+        """
+        n_coef = len(names) - (1 if self.order_effect else 0) - self._n_aux
+        self.results_ = EstimationResults(names=list(names), estimate=estimate, cov=cov, cov_type=self.cov_type,
+                                          draws=draws, n_obs=n_obs)
+        est_all, cov_all = self.results_.estimate, self.results_.cov
+        self.param_names_ = list(names[:n_coef])
         self.coef_ = est_all[:n_coef]
         self.cov_ = cov_all[:n_coef, :n_coef]
         self.stderr_ = np.sqrt(np.diag(self.cov_))
@@ -419,14 +389,6 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         else:
             self.order_effect_ = None
             self.order_effect_stderr_ = None
-        loglik = float(-res.value + 0.5 * np.sum(prob.penalty * beta**2))
-        self.loglik_ = loglik
-        self.deviance_ = 2.0 * (prob.loglik_saturated - loglik)
-        self.nobs_ = nobs
-        self.n_iter_ = int(res.n_iter)
-        self.converged_ = bool(res.converged)
-        self.classes_ = np.array([0, 1])
-        return self
 
     def _free_names(self, prob) -> list:
         # Names of the fitted (free) parameters: reported names of the columns T selects.
@@ -477,20 +439,8 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         if total > 2.0**62:
             raise ValueError(f"the bootstrap resamples round(sum of weights) = {total:.3g} comparisons, more than "
                              "a multinomial draw can hold; rescale sample_weight or use cov_type='robust'.")
-        n_draw = max(int(round(total)), 1)
-        rng = np.random.default_rng(self.random_state)
-        cell, y = jnp.asarray(cell), jnp.asarray(y)
-        chunk = max(1, min(self.n_bootstrap, int(2e7 // max(len(w), 1))))
-        draws, ok = [], []
-        for start in range(0, self.n_bootstrap, chunk):
-            size = min(chunk, self.n_bootstrap - start)
-            counts = rng.multinomial(n_draw, w / total, size=size).astype(np.float64)
-            out = _bootstrap_fits(prob.design, cell, y, jnp.asarray(counts), jnp.asarray(prob.penalty), beta_hat,
-                                  prob.W.shape[0], **self._opts)
-            eta_max = jnp.max(jnp.abs(jax.vmap(prob.design.matvec)(out.x)), axis=1)
-            draws.append(np.asarray(out.x))
-            ok.append(np.asarray(out.converged & (eta_max < DIVERGED_ETA)))
-        draws, ok = np.concatenate(draws), np.concatenate(ok)
+        draws, ok = multinomial_bootstrap(prob.design, prob.atoms, prob.penalty, beta_hat, prob.W.shape[0],
+                                          self.n_bootstrap, np.random.default_rng(self.random_state), self._opts)
         if not ok.any():
             raise ValueError("no bootstrap replicate has a finite MLE (every resample is separated); "
                              "use cov_type='model' or 'robust', or fit with alpha > 0.")
@@ -506,29 +456,50 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------- inference
     def conf_int(self, level: float = 0.95, method: str = "wald") -> np.ndarray:
         """(k, 2) interval for ``coef_``: Wald with the fitted covariance, or bootstrap percentile."""
-        check_is_fitted(self, "coef_")
-        return self._interval(level, method)[: len(self.coef_)]
+        check_is_fitted(self, "results_")
+        return self.results_.interval(level, method)[: len(self.coef_)]
 
-    def _interval(self, level, method):
-        se_all = np.sqrt(np.diag(self._cov_all))
-        if method == "wald":
-            return wald_interval(self._est_all, se_all, level)
-        if method == "percentile":
-            if self._draws is None:
-                raise ValueError("percentile intervals need cov_type='bootstrap'.")
-            return percentile_interval(self._draws, level)
-        raise ValueError(f"method must be 'wald' or 'percentile'; got {method!r}.")
+    def _labels(self) -> list:
+        # Reported parameter labels as fitted (item labels keep their type; results_ holds str names).
+        return list(self.param_names_) + list(self.results_.names[len(self.param_names_):])
 
     def summary(self, level: float = 0.95, method: str = "wald") -> pd.DataFrame:
         """Coefficient table (one row per ability / coefficient, plus the order effect)."""
-        check_is_fitted(self, "coef_")
-        return coef_table(self._names, self._est_all, np.sqrt(np.diag(self._cov_all)), level,
-                          interval=self._interval(level, method))
+        check_is_fitted(self, "results_")
+        table = self.results_.summary(level, method)
+        table.index = pd.Index(self._labels(), name="parameter")
+        return table
+
+    def t_test(self, L, value=0.0, level: float = 0.95):
+        """Wald z test and interval for each linear combination ``L theta`` of the reported parameters.
+
+        ``L``: a string such as ``"A - B"`` or ``"A - B, C"``, a ``{name: coefficient}`` dict (or a
+        list of them), or a (q, k) matrix over ``results_.names`` (coefficients, then
+        ``order_effect``). Returns :class:`~prefstat.inference.ContrastResults` (``summary_frame()``).
+        """
+        check_is_fitted(self, "results_")
+        return self.results_.t_test(L, value=value, level=level)
+
+    def wald_test(self, L, value=0.0):
+        """Joint Wald (chi-square) test of ``L theta = value``; ``L`` as in :meth:`t_test`."""
+        check_is_fitted(self, "results_")
+        return self.results_.wald_test(L, value=value)
+
+    def pairwise(self, names=None, level: float = 0.95) -> pd.DataFrame:
+        """Every difference ``theta_i - theta_j`` among the coefficients (default) or the given ``names``."""
+        check_is_fitted(self, "results_")
+        if names is None:
+            names = [str(n) for n in self.param_names_]
+        return self.results_.pairwise(names=names, level=level)
 
     # ------------------------------------------------------------ prediction
     def decision_function(self, X, order=None) -> np.ndarray:
         """Linear predictor eta (log-odds that the left option is preferred)."""
         check_is_fitted(self, "coef_")
+        self._check_input_names(X)
+        return self._eta(X, order)
+
+    def _eta(self, X, order) -> np.ndarray:
         if self.kind_ == "items":
             X = np.asarray(X.to_numpy() if isinstance(X, pd.DataFrame) else X, dtype=object)
             if X.ndim != 2 or X.shape[1] != 2:
@@ -568,15 +539,24 @@ class BradleyTerry(ClassifierMixin, BaseEstimator):
         return (self.decision_function(X, order) > 0).astype(int)
 
     def score(self, X, y=None, sample_weight=None, order=None) -> float:
-        """Mean log-likelihood per comparison (weighted), ties as half wins."""
+        """Mean log-likelihood per comparison (weighted), ties as half wins.
+
+        The default scorer of ``GridSearchCV`` / ``cross_val_score``; unlike ``scoring="accuracy"``
+        it takes ties (y = 0.5) and soft labels (see the class docstring, Scoring).
+        """
+        check_is_fitted(self, "coef_")
         if isinstance(X, ComparisonTable):
             table = X
             X = np.column_stack([table.left, table.right]) if table.kind == "items" else table.features
             y, sample_weight = table.outcome, table.weight
             order = table.order if order is None else order
+        else:
+            if y is None:
+                raise ValueError("y (the outcome column) is required to score an array X.")
+            self._check_input_names(X)
         y = np.asarray(y, np.float64)
         w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight, np.float64)
-        eta = self.decision_function(X, order)
+        eta = self._eta(X, order)
         return float(np.sum(w * self._row_loglik(y, eta)) / np.sum(w))
 
     def _row_loglik(self, y, eta):

@@ -43,7 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._x64 import x64
-from ..data import _rows
+from ..data import describe_rows
 from ..existence import find_separation
 from ..optim import newton
 from .bradley_terry import BradleyTerry
@@ -153,6 +153,7 @@ class DavidsonBradleyTerry(BradleyTerry):
 
     _n_aux = 1
     _model_name = "Davidson-Bradley-Terry"
+    _solvers = ("auto", "newton")
 
     def __init__(self, reference=None, order_effect=False, cov_type="model", alpha=0.0, design="auto",
                  solver="auto", tol=None, max_iter=None):
@@ -160,8 +161,6 @@ class DavidsonBradleyTerry(BradleyTerry):
                          design=design, solver=solver, tol=tol, max_iter=max_iter)
 
     def _solver_options(self, design) -> dict:
-        if self.solver not in ("auto", "newton"):
-            raise ValueError(f"solver must be 'auto' or 'newton' for the Davidson model; got {self.solver!r}.")
         return dict(gtol=1e-12 if self.tol is None else self.tol, max_iter=100 if self.max_iter is None else self.max_iter,
                     solver="newton")
 
@@ -178,7 +177,7 @@ class DavidsonBradleyTerry(BradleyTerry):
         if soft.any():
             raise ValueError(
                 f"column 'y' must be 1 (left preferred), 0 (right) or 0.5 (tie) for the Davidson tie model; "
-                f"{_rows(soft)} hold soft labels (e.g. {float(y[soft][0])!r}). Use the default half-win model "
+                f"{describe_rows(soft)} hold soft labels (e.g. {float(y[soft][0])!r}). Use the default half-win model "
                 "(BradleyTerry) for soft labels."
             )
         prob = super()._build(table)
@@ -228,7 +227,7 @@ class DavidsonBradleyTerry(BradleyTerry):
             group_scores = np.asarray(_group_scores(prob.design, counts, res.x, jnp.asarray(prob.group),
                                                     prob.n_groups))
         self._store(prob, res, meat, group_scores, None)
-        tau, se_tau = float(self._est_all[-1]), float(np.sqrt(self._cov_all[-1, -1]))
+        tau, se_tau = float(self.results_.estimate[-1]), float(self.results_.stderr[-1])
         self.log_tie_param_, self.log_tie_param_stderr_ = tau, se_tau
         self.tie_param_ = float(np.exp(tau))
         self.tie_param_stderr_ = self.tie_param_ * se_tau  # delta method: d nu / d tau = nu

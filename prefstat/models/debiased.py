@@ -119,7 +119,7 @@ from .._x64 import x64
 from ..data import ComparisonTable, factorize_items
 from ..design import DenseDesign, SparseRowsDesign, pad_rows, padded_size, sparse_rows_from_scipy
 from ..existence import check_identifiable
-from ..inference import EstimationResults, influence_sandwich
+from ..inference import influence_sandwich
 from ..nuisance import (PoorOverlapWarning, assign_folds, check_finite_ratio, crossfit_logistic_ratio,
                         crossfit_predict, density_ratio_from_proba, fold_size_ratio, group_codes, known_ratio,
                         split_samples, warn_poor_overlap, weight_diagnostics)
@@ -361,15 +361,7 @@ class DebiasedBradleyTerry(BradleyTerry):
         return self
 
     def _set_estimates(self, est_all, cov_all, names, n_obs):
-        n_coef = len(names) - (1 if self.order_effect else 0)
-        self.results_ = EstimationResults(names=names, estimate=est_all, cov=cov_all, cov_type=self.cov_type,
-                                          n_obs=n_obs)
-        self.param_names_ = names[:n_coef]
-        self.coef_ = est_all[:n_coef]
-        self.cov_ = cov_all[:n_coef, :n_coef]
-        self.stderr_ = np.sqrt(np.diag(self.cov_))
-        self.order_effect_ = float(est_all[-1]) if self.order_effect else None
-        self.order_effect_stderr_ = float(np.sqrt(cov_all[-1, -1])) if self.order_effect else None
+        self._report(names, est_all, cov_all, n_obs=n_obs)  # BradleyTerry: results_ and the public attributes
 
     def _sklearn_ratio(self, feats, human, f, folds) -> np.ndarray:
         """Cross-fitted ratio from a user classifier: w = (n_tr / N_tr) P(pool) / P(human), never clipped."""

@@ -41,13 +41,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
-from ..data import ComparisonTable
-from ..design import DenseDesign, SparseRowsDesign, pad_rows, padded_size, sparse_rows_from_scipy
+from ..data import ComparisonTable, as_table
+from ..design import feature_design, pad_rows, padded_size
 from ..losses import DIVERGED_ETA, logistic_fit
-from .sign import DirectionMixin
+from ..validation import check_int, check_random_state, check_real
+from .base import DirectionMixin, PreferenceClassifier
 
 __all__ = ["LatentClassBT", "LatentClassResult", "fit_core"]
 
@@ -153,26 +154,30 @@ def fit_core(design, y, w, user, key, n_users: int, n_classes: int = 3, n_init: 
     return fit(design, y, w, user, key, jnp.asarray(alpha, y.dtype), jnp.asarray(tol, y.dtype))
 
 
-class LatentClassBT(DirectionMixin, ClassifierMixin, BaseEstimator):
+class LatentClassBT(DirectionMixin, PreferenceClassifier):
     """K-class mixture of Bradley-Terry models fitted by EM when user ids are known.
 
     Parameters
     ----------
-    n_classes : int, default 3
-    n_init : int, default 4
+    n_classes : int >= 1, default 3
+    n_init : int >= 1, default 4
         EM starts; the one with the highest log-likelihood is kept.
     alpha : float, default 0.0
         L2 penalty ``alpha/2 ||beta_k||^2`` per class (needed only when a class
         separates its users' outcomes perfectly).
-    tol : float, default 1e-6
+    tol : positive float, default 1e-6
         Stop when the log-likelihood changes by less than ``tol * |loglik|``. With
         one comparison per user the likelihood is nearly flat along a ridge and
         EM keeps drifting along it slowly: a tighter tol costs many iterations
         and can move the direction by degrees for a negligible likelihood gain.
-    max_iter : int, default 1000
+    max_iter : int >= 1, default 1000
         EM iterations per start.
-    random_state : int or None
+    random_state : int, numpy Generator or None
         Seed of the starts.
+
+    Every hyperparameter is validated by ``fit`` (a ValueError names it and its allowed range).
+    :meth:`score` is the mean log-likelihood of the mixture for fresh users (ties as half
+    wins), the default ``GridSearchCV`` scorer.
 
     Attributes
     ----------
@@ -182,6 +187,8 @@ class LatentClassBT(DirectionMixin, ClassifierMixin, BaseEstimator):
     direction_ : (d,) coef_ / ||coef_||
     users_ : user labels, in the row order of ``responsibilities_`` (n_users, K)
     loglik_, n_iter_, converged_, n_features_in_
+    feature_names_in_ : column names of a DataFrame ``X`` (when all strings); predict-time
+        DataFrames must match them, order included
     """
 
     def __init__(self, n_classes=3, n_init=4, alpha=0.0, tol=1e-6, max_iter=1000, random_state=None):
@@ -192,21 +199,14 @@ class LatentClassBT(DirectionMixin, ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        tags.input_tags.sparse = True
-        return tags
-
-    def _check_params(self):
-        for name, low in (("n_classes", 1), ("n_init", 1), ("max_iter", 1)):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= low):
-                raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-        if not (np.isscalar(self.alpha) and np.isfinite(self.alpha) and self.alpha >= 0):
-            raise ValueError(f"alpha must be a finite number >= 0; got {self.alpha!r}.")
-        if not (np.isscalar(self.tol) and np.isfinite(self.tol) and self.tol > 0):
-            raise ValueError(f"tol must be a positive number; got {self.tol!r}.")
+    def _check_params(self) -> None:
+        """Validate every hyperparameter (called by ``fit``)."""
+        check_int("n_classes", self.n_classes, 1)
+        check_int("n_init", self.n_init, 1)
+        check_real("alpha", self.alpha, 0.0)
+        check_real("tol", self.tol, 0.0, low_open=True)
+        check_int("max_iter", self.max_iter, 1)
+        check_random_state("random_state", self.random_state)
 
     @x64
     def fit(self, X, y=None, groups=None, sample_weight=None):
@@ -217,16 +217,8 @@ class LatentClassBT(DirectionMixin, ClassifierMixin, BaseEstimator):
         Pass ``groups=np.arange(n)`` for one comparison per user.
         """
         self._check_params()
-        if isinstance(X, ComparisonTable):
-            if any(v is not None for v in (y, groups, sample_weight)):
-                raise ValueError("a ComparisonTable carries its own outcome, weights and groups; do not pass "
-                                 "y, groups or sample_weight with it.")
-            table = X
-        else:
-            table = ComparisonTable.from_arrays(X, y, sample_weight, groups, design="features")
-        if table.kind != "features":
-            raise ValueError("LatentClassBT needs feature differences (an (n, d) float array); got an "
-                             "item-level table.")
+        table = as_table(X, y, sample_weight, groups, design="features", kind="features", who="LatentClassBT")
+        self._reset_input_names(X)
         if table.group is None:
             raise ValueError("LatentClassBT needs user ids: pass groups= (the user who answered each row; "
                              "np.arange(n) if every comparison comes from a different user).")
@@ -235,11 +227,7 @@ class LatentClassBT(DirectionMixin, ClassifierMixin, BaseEstimator):
         codes, users = pd.factorize(table.group)
         n_users = len(users)
         rows = padded_size(n_rows)
-        if hasattr(Z, "tocsr"):
-            cols, vals = sparse_rows_from_scipy(Z)
-            design = SparseRowsDesign(cols=jnp.asarray(pad_rows(cols, rows)), vals=jnp.asarray(pad_rows(vals, rows)), p=d)
-        else:
-            design = DenseDesign(X=jnp.asarray(pad_rows(np.asarray(Z, np.float64), rows)))
+        design, _ = feature_design(Z, n_rows=rows)
         seed = np.random.default_rng(self.random_state).integers(2**63)
         res = fit_core(design, jnp.asarray(pad_rows(y, rows)), jnp.asarray(pad_rows(w, rows)),
                        jnp.asarray(pad_rows(codes, rows)), jax.random.PRNGKey(seed), n_users=n_users,
@@ -283,3 +271,23 @@ class LatentClassBT(DirectionMixin, ClassifierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         """1 where the population-average utility prefers the left option, else 0."""
         return (self.decision_function(X) > 0).astype(int)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Mean log-likelihood per comparison of the mixture for a fresh user (weighted; ties as half wins).
+
+        ``y log p + (1 - y) log(1 - p)`` with ``p = sum_k pi_k sigma(beta_k^T z)``
+        (:meth:`predict_proba`); the default scorer of ``GridSearchCV``, which unlike
+        ``scoring="accuracy"`` takes ties (y = 0.5) and soft labels.
+        """
+        check_is_fitted(self, "direction_")
+        self._check_input_names(X)
+        table = ComparisonTable.from_arrays(X, y, sample_weight, design="features")
+        self._check_width(table.features)
+        eta = np.asarray(table.features @ self.class_coef_.T)
+        # log p and log(1 - p) of the mixture, in log space: log sum_k pi_k sigma(+-eta_k)
+        with np.errstate(divide="ignore"):  # an empty class has weight 0: log 0 = -inf drops it
+            log_w = np.log(self.weights_)
+        log_p = np.logaddexp.reduce(log_w - np.logaddexp(0.0, -eta), axis=1)
+        log_q = np.logaddexp.reduce(log_w - np.logaddexp(0.0, eta), axis=1)
+        y, w = table.outcome, table.weight
+        return float(np.sum(w * (y * log_p + (1.0 - y) * log_q)) / np.sum(w))

@@ -95,7 +95,9 @@ from the tangent-space (log-map) coordinates of the subsample directions at
 :math:`\hat b` (:func:`subsampling_cone`).
 
 The pure cores :func:`fit_core` and :func:`exact_core` are jit- and
-vmap-able; :class:`SignEstimator` is the scikit-learn-style shell.
+vmap-able; :class:`SignEstimator` is the scikit-learn-style shell. (The module
+is over 500 lines because this docstring carries the method's assumptions and
+measured choices; the code itself is the cores, the subsampling and the shell.)
 """
 from __future__ import annotations
 
@@ -108,16 +110,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
-from ..data import ComparisonTable
-from ..design import DenseDesign, SparseRowsDesign, pad_rows, padded_size, sparse_rows_from_scipy
-from ..inference import subsample_indices, subsample_size, subsampling_radius
-from ..optim import lbfgs
+from ..data import ComparisonTable, as_table
+from ..design import DenseDesign, feature_design, pad_rows, padded_size
 from ..geometry import angle_degrees
+from ..inference import subsample_indices, subsample_size, subsampling_radius
 from ..losses import logistic_fit
+from ..optim import lbfgs
+from ..validation import check_int, check_option, check_random_state, check_real
+from .base import DirectionMixin, PreferenceClassifier, disagreement_rate
 
 __all__ = ["SignEstimator", "SignResult", "fit_core", "exact_core", "agreement", "angle_deg",
            "disagreement_rate", "log_map", "subsampling_cone"]
@@ -282,21 +285,6 @@ def exact_core(Z, y, w) -> SignResult:
 angle_deg = angle_degrees
 
 
-def disagreement_rate(b, beta, Z_eval) -> float:
-    """Share of the rows of ``Z_eval`` on which sign(b^T z) != sign(beta^T z).
-
-    For z ~ N(0, s^2 I) this equals angle(b, beta) / 180 degrees: the two signs
-    differ exactly when z falls in the double wedge between the hyperplanes
-    b^T z = 0 and beta^T z = 0, and the projection of an isotropic Gaussian on
-    span(b, beta) has a uniform angle.
-    """
-    Z_eval = np.asarray(Z_eval.toarray() if sp.issparse(Z_eval) else Z_eval, np.float64)
-    if Z_eval.ndim != 2 or Z_eval.shape[1] != np.size(beta) or np.size(b) != np.size(beta):
-        raise ValueError(f"Z_eval must be (m, {np.size(b)}) and beta of length {np.size(b)}; got Z_eval "
-                         f"{Z_eval.shape} and beta of length {np.size(beta)}.")
-    return float(np.mean(np.sign(Z_eval @ np.ravel(b)) != np.sign(Z_eval @ np.ravel(beta))))
-
-
 def log_map(b_hat, B):
     """Tangent-space coordinates at the unit vector ``b_hat`` of the unit rows of ``B`` (jax.numpy).
 
@@ -334,45 +322,6 @@ def subsampling_cone(b_hat, subsample_dirs, n, m, level: float = 0.95, rate: flo
     return radius, jnp.stack([b_hat - half, b_hat + half], axis=1)
 
 
-class DirectionMixin:
-    """Helpers shared by estimators of a preference direction (``direction_``)."""
-
-    def angular_error(self, beta) -> float:
-        """Angle in degrees between ``direction_`` and ``beta`` (any non-zero length)."""
-        check_is_fitted(self, "direction_")
-        beta = np.ravel(np.asarray(beta, np.float64))
-        if beta.shape != self.direction_.shape or not np.any(beta):
-            raise ValueError(f"beta must be a non-zero vector of length {self.direction_.size}; got {beta!r}.")
-        return angle_deg(self.direction_, beta)
-
-    def disagreement_rate(self, beta, Z_eval) -> float:
-        """Share of the comparisons ``Z_eval`` that ``direction_`` and ``beta`` order differently.
-
-        Equals ``angular_error(beta) / 180`` for isotropic Gaussian ``Z_eval``.
-        """
-        check_is_fitted(self, "direction_")
-        return disagreement_rate(self.direction_, beta, Z_eval)
-
-    def _check_width(self, Z):
-        if Z.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {Z.shape[1]} features but the model was fitted on {self.n_features_in_}.")
-
-    def _features(self, X):
-        """Validated feature differences of ``X`` at predict time (dense or scipy.sparse)."""
-        check_is_fitted(self, "direction_")
-        table = ComparisonTable.from_features(X, np.zeros(X.shape[0] if hasattr(X, "shape") else len(X)))
-        self._check_width(table.features)
-        return table.features
-
-
-def _design(Z, rows: int):
-    """Dense or ELLPACK design padded to ``rows`` rows (padding rows are zero)."""
-    if sp.issparse(Z):
-        cols, vals = sparse_rows_from_scipy(Z)
-        return SparseRowsDesign(cols=jnp.asarray(pad_rows(cols, rows)), vals=jnp.asarray(pad_rows(vals, rows)), p=Z.shape[1])
-    return DenseDesign(X=jnp.asarray(pad_rows(np.asarray(Z, np.float64), rows)))
-
-
 @partial(jax.jit, static_argnames=("n_starts", "n_bandwidths", "max_iter", "bandwidth"))
 def _subsample_fits(design, y, w, idx, keys, n_starts, n_bandwidths, gtol, max_iter, bandwidth):
     """Refits on subsamples: row ``idx[j]`` of the data (one unit each), one key per subsample."""
@@ -385,7 +334,7 @@ def _subsample_fits(design, y, w, idx, keys, n_starts, n_bandwidths, gtol, max_i
     return jax.vmap(one)(idx, keys)
 
 
-class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
+class SignEstimator(DirectionMixin, PreferenceClassifier):
     """Sign (maximum score) estimator of the population-average preference direction.
 
     See the module docstring for the estimator, its assumptions (central
@@ -410,13 +359,13 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
     n_bandwidths : int, default 6
         Stages of the bandwidth annealing.
     n_subsamples : int, default 200
-        Subsample refits for ``conf_cone`` / ``conf_int``; 0 skips inference.
-    subsample_size : int or None, default None
+        Subsample refits for ``conf_cone`` / ``conf_int``: 0 skips inference, else at least 2.
+    subsample_size : int >= 2 or None, default None
         Comparisons per subsample; None applies the rule m = ceil(n^(2/3)), n the
         number of comparisons (total frequency weight).
-    random_state : int or None
+    random_state : int, numpy Generator or None
         Seed of the random starts and of the subsamples.
-    tol : float, default 1e-5
+    tol : positive float, default 1e-5
         L-BFGS stops a stage when max|gradient of the smoothed score| <= tol (the
         score is an average: near the maximum this is an angle error of order
         tol / curvature, far below the n^(-1/3) sampling error).
@@ -433,6 +382,11 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
     n_iter_ : L-BFGS iterations over all starts and stages (0 for the exact method)
     nobs_ : number of comparisons (total weight); n_informative_ : of them not tied
     subsample_size_ : m (only when ``n_subsamples > 0``); n_features_in_ : d
+    feature_names_in_ : column names of a DataFrame ``X`` (when all strings); predict-time
+        DataFrames must match them, order included
+
+    Every hyperparameter is validated by ``fit`` (a ValueError names it and its allowed range).
+    :meth:`score` (the agreement, ties skipped) is the default ``GridSearchCV`` scorer.
     """
 
     def __init__(self, method="smoothed", bandwidth="horowitz", n_starts=3, n_bandwidths=6, n_subsamples=200,
@@ -447,27 +401,19 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.max_iter = max_iter
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        tags.input_tags.sparse = True
-        return tags
-
-    def _check_params(self, d: int) -> str:
-        if self.method not in ("smoothed", "exact"):
-            raise ValueError(f"method must be 'smoothed' or 'exact'; got {self.method!r}.")
-        method = self.method
-        if method == "exact" and d > 2:
-            raise ValueError(f"method='exact' needs at most 2 features; X has {d}. Use method='smoothed'.")
-        if self.bandwidth not in BANDWIDTHS:
-            raise ValueError(f"bandwidth must be one of {sorted(BANDWIDTHS)}; got {self.bandwidth!r}.")
-        for name, low in (("n_starts", 1), ("n_bandwidths", 2), ("n_subsamples", 0), ("max_iter", 1)):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, np.integer)) and value >= low):
-                raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-        if not (np.isscalar(self.tol) and np.isfinite(self.tol) and self.tol > 0):
-            raise ValueError(f"tol must be a positive number; got {self.tol!r}.")
-        return method
+    def _check_params(self) -> None:
+        """Validate every hyperparameter (called by ``fit``)."""
+        check_option("method", self.method, ("smoothed", "exact"))
+        check_option("bandwidth", self.bandwidth, sorted(BANDWIDTHS))
+        check_int("n_starts", self.n_starts, 1)
+        check_int("n_bandwidths", self.n_bandwidths, 2)
+        check_int("n_subsamples", self.n_subsamples, 0)
+        if self.n_subsamples == 1:
+            raise ValueError("n_subsamples must be 0 (no inference) or an integer >= 2; got 1.")
+        check_int("subsample_size", self.subsample_size, 2, allow_none=True)
+        check_random_state("random_state", self.random_state)
+        check_real("tol", self.tol, 0.0, low_open=True)
+        check_int("max_iter", self.max_iter, 1)
 
     def _opts(self) -> dict:
         return dict(n_starts=int(self.n_starts), n_bandwidths=int(self.n_bandwidths), gtol=float(self.tol),
@@ -482,19 +428,14 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
         ``sample_weight``: frequency weights (integers when ``n_subsamples > 0``:
         subsampling draws comparisons).
         """
-        if isinstance(X, ComparisonTable):
-            if y is not None or sample_weight is not None:
-                raise ValueError("a ComparisonTable carries its own outcome and weights; do not pass y or "
-                                 "sample_weight with it.")
-            table = X
-        else:
-            table = ComparisonTable.from_arrays(X, y, sample_weight, design="features")
-        if table.kind != "features":
-            raise ValueError("the sign estimator needs feature differences (an (n, d) float array); got an "
-                             "item-level table. Encode items as features (e.g. one-hot differences) first.")
+        self._check_params()
+        table = as_table(X, y, sample_weight, design="features", kind="features", who="the sign estimator")
+        self._reset_input_names(X)
         Z, y, w = table.features, table.outcome, table.weight
         n_rows, d = Z.shape
-        method = self._check_params(d)
+        method = self.method
+        if method == "exact" and d > 2:
+            raise ValueError(f"method='exact' needs at most 2 features; X has {d}. Use method='smoothed'.")
         informative = (y != 0.5) & (w > 0)
         if not informative.any():
             raise ValueError("every comparison in y is a tie (0.5) or has zero weight: ties carry no sign "
@@ -507,7 +448,7 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
         rng = np.random.default_rng(self.random_state)
         rows = padded_size(n_rows)
         # the exact sweep needs the columns themselves: with d <= 2 a dense copy is cheap
-        design = _design(Z.toarray() if method == "exact" and sp.issparse(Z) else Z, rows)
+        design, _ = feature_design(Z.toarray() if method == "exact" and sp.issparse(Z) else Z, n_rows=rows)
         yj, wj = jnp.asarray(pad_rows(y, rows)), jnp.asarray(pad_rows(w, rows))
         if method == "exact":
             res = exact_core(design.X, yj, wj)
@@ -586,9 +527,11 @@ class SignEstimator(DirectionMixin, ClassifierMixin, BaseEstimator):
     def score(self, X, y, sample_weight=None) -> float:
         """Exact weighted agreement of ``direction_`` with the outcomes (ties ignored), as ``score_``."""
         check_is_fitted(self, "direction_")
+        self._check_input_names(X)
         table = ComparisonTable.from_arrays(X, y, sample_weight, design="features")
         self._check_width(table.features)
         if not np.any(table.weight * (table.outcome != 0.5)):
             raise ValueError("every comparison in y is a tie (0.5) or has zero weight: nothing to score.")
-        return float(agreement(_design(table.features, table.n_rows), jnp.asarray(table.outcome),
+        design, _ = feature_design(table.features, n_rows=table.n_rows)
+        return float(agreement(design, jnp.asarray(table.outcome),
                                jnp.asarray(table.weight), jnp.asarray(self.direction_)))

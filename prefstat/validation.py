@@ -1,0 +1,108 @@
+"""Hyperparameter checks shared by every estimator.
+
+scikit-learn's convention: hyperparameters are stored untouched in
+``__init__`` and validated when ``fit`` runs. Each check below returns the
+value in a canonical type or raises one ``ValueError`` that names the
+parameter, its allowed range and the value received, so that a bad setting
+never surfaces as a numpy or JAX internal error. Booleans are rejected where a
+number is expected (``True`` is an ``int`` in Python, but ``n_starts=True`` is
+a mistake, not 1).
+"""
+from __future__ import annotations
+
+import numbers
+import os
+import sys
+import warnings
+
+import numpy as np
+
+__all__ = ["check_int", "check_real", "check_option", "check_bool", "check_level", "check_random_state",
+           "warn_caller"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(name: str, value, low: int | None = None, high: int | None = None, *, allow_none: bool = False,
+              extra: str = ""):
+    """``value`` as an ``int`` in ``[low, high]`` (None allowed with ``allow_none``), else a ValueError."""
+    if value is None and allow_none:
+        return None
+    ok = _is_int(value) and (low is None or value >= low) and (high is None or value <= high)
+    if not ok:
+        if low is not None and high is not None:
+            rng = f"an integer in [{low}, {high}]"
+        elif low is not None:
+            rng = f"an integer >= {low}"
+        elif high is not None:
+            rng = f"an integer <= {high}"
+        else:
+            rng = "an integer"
+        raise ValueError(f"{name} must be {rng}{' or None' if allow_none else ''}; got {value!r}.{extra}")
+    return int(value)
+
+
+def check_real(name: str, value, low: float | None = None, high: float | None = None, *, low_open: bool = False,
+               high_open: bool = False, allow_none: bool = False, extra: str = ""):
+    """``value`` as a finite ``float`` within the bounds (open or closed), else a ValueError."""
+    if value is None and allow_none:
+        return None
+    ok = _is_real(value) and np.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        parts = []
+        if low is not None:
+            parts.append(f"{'>' if low_open else '>='} {low:g}")
+        if high is not None:
+            parts.append(f"{'<' if high_open else '<='} {high:g}")
+        bounds = f" {' and '.join(parts)}" if parts else ""
+        raise ValueError(f"{name} must be a finite number{bounds}{' or None' if allow_none else ''}; "
+                         f"got {value!r}.{extra}")
+    return float(value)
+
+
+def check_option(name: str, value, options):
+    """``value`` if it is one of ``options`` (compared with ==), else a ValueError listing them."""
+    if isinstance(value, str) or value is None:
+        if value in options:
+            return value
+    raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}; got {value!r}.")
+
+
+def check_bool(name: str, value) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ValueError(f"{name} must be True or False; got {value!r}.")
+
+
+def check_level(level, name: str = "level") -> float:
+    """A confidence level strictly between 0 and 1."""
+    return check_real(name, level, 0.0, 1.0, low_open=True, high_open=True)
+
+
+def check_random_state(name: str, value):
+    """None, a non-negative integer, or a numpy ``Generator`` / ``SeedSequence`` (what ``default_rng`` takes)."""
+    if value is None or isinstance(value, (np.random.Generator, np.random.SeedSequence)):
+        return value
+    if _is_int(value) and value >= 0:
+        return int(value)
+    raise ValueError(f"{name} must be None, a non-negative integer or a numpy Generator; got {value!r}.")
+
+
+def warn_caller(message: str, category=UserWarning) -> None:
+    """``warnings.warn`` attributed to the first stack frame outside prefstat (the user's call)."""
+    frame, level = sys._getframe(1), 2  # level 1 is warn_caller itself
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
