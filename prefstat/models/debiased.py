@@ -117,9 +117,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
 from ..data import ComparisonTable, factorize_items
-from ..design import DenseDesign, SparseRowsDesign, pad_rows, padded_size, sparse_rows_from_scipy
+from ..design import SparseRowsDesign, feature_design, pad_rows, padded_size
 from ..existence import check_identifiable
 from ..inference import influence_sandwich
+from ..validation import check_bool, check_int, check_option, check_random_state, check_real
 from ..nuisance import (PoorOverlapWarning, assign_folds, check_finite_ratio, crossfit_logistic_ratio,
                         crossfit_predict, density_ratio_from_proba, fold_size_ratio, group_codes, known_ratio,
                         split_samples, warn_poor_overlap, weight_diagnostics)
@@ -218,10 +219,13 @@ class DebiasedBradleyTerry(BradleyTerry):
         if self.classifier is not None and not _is_probabilistic_classifier(self.classifier):
             raise ValueError("classifier must be a scikit-learn classifier with predict_proba (or None for the "
                              f"built-in logistic regression); got {self.classifier!r}.")
-        if isinstance(self.n_folds, bool) or not isinstance(self.n_folds, (int, np.integer)) or self.n_folds < 2:
-            raise ValueError(f"n_folds must be an integer >= 2; got {self.n_folds!r}.")
-        if self.cov_type not in ("robust", "cluster"):
-            raise ValueError(f"cov_type must be 'robust' or 'cluster'; got {self.cov_type!r}.")
+        check_int("n_folds", self.n_folds, 2)
+        check_option("cov_type", self.cov_type, ("robust", "cluster"))
+        check_bool("order_effect", self.order_effect)
+        check_option("design", self.design, ("auto", "items", "features"))
+        check_random_state("random_state", self.random_state)
+        check_real("tol", self.tol, 0.0, low_open=True)
+        check_int("max_iter", self.max_iter, 1)
 
     # ------------------------------------------------------------------ design
     def _design(self, table, o, mp: int, classifier_features: bool):
@@ -246,17 +250,11 @@ class DebiasedBradleyTerry(BradleyTerry):
             design = SparseRowsDesign(jnp.asarray(pad_rows(cols, mp)), jnp.asarray(pad_rows(vals, mp)), T.shape[1])
             return design, T, names, feats
         Z = table.features
-        names = list(table.feature_names)
         self.n_features_in_ = Z.shape[1]
+        design, names = feature_design(Z, order=o, n_rows=mp, names=table.feature_names)
         if o is not None:
             Z = sp.hstack([Z, o[:, None]], format="csr") if sp.issparse(Z) else np.column_stack([Z, o])
-            names = names + ["order_effect"]
         feats = (Z.toarray() if sp.issparse(Z) else Z) if classifier_features else None
-        if sp.issparse(Z):
-            cols, vals = sparse_rows_from_scipy(Z)
-            design = SparseRowsDesign(jnp.asarray(pad_rows(cols, mp)), jnp.asarray(pad_rows(vals, mp)), Z.shape[1])
-        else:
-            design = DenseDesign(X=jnp.asarray(pad_rows(Z, mp)))
         return design, np.eye(Z.shape[1]), names, feats
 
     # --------------------------------------------------------------------- fit
@@ -277,6 +275,7 @@ class DebiasedBradleyTerry(BradleyTerry):
                              "ComparisonTable cannot hold missing human labels.")
         for attr in ("items_", "n_features_in_"):
             self.__dict__.pop(attr, None)
+        self._reset_input_names(X)
         human, y_filled, ai = split_samples(y, ai_label)
         table = ComparisonTable.from_arrays(X, y_filled, sample_weight, None, order, design=self.design)
         m = table.n_rows
