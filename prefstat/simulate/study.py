@@ -280,7 +280,8 @@ def _rows(est, cell, out, truth, runtime, level, z_eval) -> pd.DataFrame:
         "estimator": est.name, "n": cell.n, "rep": np.arange(reps),
         "estimate": list(estimate), "truth": [truth] * reps,
         "error": np.linalg.norm(estimate - truth, axis=1),
-        "angle_deg": angles_degrees(estimate, truth),
+        # an angle to the zero vector is undefined (e.g. equal abilities)
+        "angle_deg": angles_degrees(estimate, truth) if np.any(truth) else np.full(reps, np.nan),
         "converged": np.asarray(out.get("converged", np.ones(reps, bool)), bool),
         "exists": np.asarray(out.get("exists", np.ones(reps, bool)), bool),
         "runtime_s": runtime, "level": level,
