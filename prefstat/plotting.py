@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import LogFormatter, NullFormatter
 
 from .diagnostics import coverage_report, metrics
 
@@ -143,11 +143,18 @@ def legend_outside(ax, extra=(), fontsize=8):
                      fontsize=fontsize)
 
 
+class _PlainLogFormatter(LogFormatter):
+    """matplotlib's choice of which log ticks to label, written as plain numbers (0.4, 3, 1000)."""
+
+    def __call__(self, x, pos=None):
+        return f"{x:g}" if super().__call__(x, pos) else ""
+
+
 def plain_log_labels(ax):
-    """Plain numbers (0.2, 3, 1e+04 for extremes) on a log y axis instead of 2 x 10^-1."""
-    fmt = FuncFormatter(lambda v, _: f"{v:.3g}")
-    ax.yaxis.set_major_formatter(fmt)
-    ax.yaxis.set_minor_formatter(fmt)
+    """Plain numbers (0.2, 3, 1000) on a log y axis instead of 2 x 10^-1; minor ticks are labelled
+    only as far as they fit (matplotlib's LogFormatter thresholds)."""
+    ax.yaxis.set_major_formatter(_PlainLogFormatter(labelOnlyBase=False))
+    ax.yaxis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
 
 
 def n_ticks(ax, n_values):
