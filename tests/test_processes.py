@@ -20,7 +20,8 @@ from scipy import integrate, sparse, special, stats
 
 from prefstat._x64 import x64_scope
 from prefstat.simulate import BiasedJudge, FeatureBT, GaussianClasses, HeterogeneousUsers, HomogeneousBT
-from prefstat.simulate import processes as P
+from prefstat.geometry import angle_degrees
+from prefstat.simulate.processes import numerics as N
 
 Z4 = 4.0  # Monte-Carlo tolerance in standard errors
 
@@ -234,7 +235,7 @@ def test_feature_bt_recovers_beta():
 # ----------------------------------------------------------------------------
 
 def test_logistic_scale_mixture_reproduces_the_logistic():
-    s, w = P._logistic_scale_mixture()
+    s, w = N.logistic_scale_mixture()
     x = np.linspace(-40, 40, 4001)
     approx = (w[:, None] * special.ndtr(x[None, :] / s[:, None])).sum(axis=0)
     np.testing.assert_allclose(approx, special.expit(x), rtol=0, atol=2e-15)
@@ -257,9 +258,9 @@ def test_expected_probit_of_exponential():
                    for lo, hi in zip(edges[:-1], edges[1:]))
 
     want = np.array([direct(ai, bi) for ai, bi in zip(a, b)])
-    np.testing.assert_allclose(P._expected_probit_exponential(a, b, np, special), want, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(N.expected_probit_exponential(a, b, np, special), want, rtol=0, atol=1e-12)
     with x64_scope():
-        got = jax.jit(lambda a, b: P._expected_probit_exponential(a, b, jnp, jsp))(a, b)
+        got = jax.jit(lambda a, b: N.expected_probit_exponential(a, b, jnp, jsp))(a, b)
     np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=1e-12)
 
 
@@ -388,8 +389,8 @@ def test_skewed_sign_limit_maximises_population_score():
         b = b0 + 0.02 * rng.normal(size=3)
         assert proc.max_score(b) < q0
     # negative control: the sign estimator does not target beta_bar here, nor exactly the median user
-    assert P._angle_degrees(b0, proc.direction) > 20
-    assert P._angle_degrees(b0, proc.median_direction) > 5
+    assert angle_degrees(b0, proc.direction) > 20
+    assert angle_degrees(b0, proc.median_direction) > 5
     # the population score agrees with its Monte-Carlo counterpart
     n = 200_000
     data = draw(proc, 9, n)  # the sample of the USER_CASES tests

@@ -1,24 +1,34 @@
-"""Estimators as the simulation engine sees them.
+"""Estimators as the simulation engine sees them: adapters.
 
-A simulation estimator turns one sampled data set (the dict returned by a
-process's ``sample``) into ``{"estimate", "stderr", "converged"}``. It has
+An adapter satisfies :class:`~prefstat.simulate.protocols.SimAdapter`: a
+``name``, ``compare`` (``"coef"``: Euclidean error; ``"direction"``: both sides
+normalised to unit length, the angle is the error), ``truth(process)`` (the
+value the estimate is compared with), and one way to estimate:
 
-* ``core(process, data)``: a pure JAX function the :class:`~prefstat.simulate.Study`
-  runner ``jit(vmap(...))``s over replications, or ``None``; and
-* ``fit(process, data)``: the host fallback on numpy data (used when ``core``
-  is None), e.g. a scikit-learn or statsmodels fit in a Python loop;
-* ``truth(process)``: the value the estimate is compared with;
-* ``compare``: ``"coef"`` (Euclidean error) or ``"direction"`` (both sides
-  normalised to unit length; the angle is the error).
+* ``core(process, data)`` (:class:`~prefstat.simulate.protocols.VmappedAdapter`):
+  a pure JAX function the :class:`~prefstat.simulate.Study` runner
+  ``jit(vmap(...))``-s over replications (:class:`BTSim`, :class:`SignSim`,
+  :class:`LatentClassSim`, :class:`DebiasedSim`, :class:`JudgeBaselineSim`); or
+* ``fit(process, data)`` (:class:`~prefstat.simulate.protocols.LoopAdapter`):
+  a host fit on numpy data in a Python loop (:class:`LoopSim`: any estimator class).
+
+Both return ``{"estimate", "stderr", "converged", "exists", ...extra}``
+(:mod:`prefstat.simulate.protocols` states the contract; extra keys become result
+columns). The existence verdict of the logistic-index fits is
+:func:`mle_exists`: max |eta| over the rows with positive weight below
+:data:`prefstat.losses.DIVERGED_ETA`, and ``converged`` is the solver's flag
+*and* that verdict.
 
 :class:`BTSim` runs the same pure core as :class:`prefstat.BradleyTerry`
 (``fit_core`` plus the shared inference layer), so simulation results are
-the numbers the estimator class would give. :class:`LoopSim` wraps any
-estimator class with ``fit`` / ``coef_`` / ``stderr_``.
+the numbers the estimator class would give. :func:`adapter_for` maps a plain
+prefstat estimator instance to its vmapped adapter where the mapping is exact,
+and to :class:`LoopSim` otherwise.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,7 +38,7 @@ import numpy as np
 
 from ..design import DenseDesign, SparseRowsDesign
 from ..inference import model_cov, reparametrize, sandwich_cov, subsample_size
-from ..losses import logistic_meat
+from ..losses import DIVERGED_ETA, logistic_meat
 from ..models.bradley_terry import fit_core, item_design, item_transform
 from ..models.debiased import fit_core as debiased_core
 from ..models.latent_class import fit_core as latent_class_core
@@ -36,7 +46,22 @@ from ..models.sign import exact_core as sign_exact_core
 from ..models.sign import fit_core as sign_fit_core
 from ..models.sign import subsampling_cone
 
-__all__ = ["BTSim", "LoopSim", "DebiasedSim", "JudgeBaselineSim", "observed_oracle_bt", "resolve_truth"]
+__all__ = ["BTSim", "LoopSim", "DebiasedSim", "JudgeBaselineSim", "SignSim", "LatentClassSim", "observed_oracle_bt",
+           "resolve_truth", "mle_exists", "adapter_for", "half_win_abilities", "vmapped"]
+
+
+def mle_exists(design, W, beta):
+    """Existence verdict of a logistic-index fit: ``max |eta_i| < DIVERGED_ETA`` over rows with ``W_i > 0``.
+
+    A fitted probability within 1e-13 of 0 or 1 (|eta| >= 30) means the solver was following a
+    direction of recession: the MLE of this data set does not exist (separation; at item level, an
+    item that never loses or never wins), whatever the solver's own convergence flag says. The same
+    threshold (:data:`prefstat.losses.DIVERGED_ETA`) decides which bootstrap resamples are kept.
+    Pure JAX (jit- and vmap-able); ``beta`` may be (p,) or (K, p) (one row per latent class).
+    """
+    beta = jnp.atleast_2d(beta)
+    eta = jax.vmap(design.matvec)(beta)
+    return jnp.max(jnp.where(W > 0, jnp.abs(eta), 0.0)) < DIVERGED_ETA
 
 
 def resolve_truth(process, truth) -> np.ndarray:
@@ -90,18 +115,26 @@ class BTSim(_ResolvedTruth):
         else:
             raise ValueError(f"BTSim supports cov_type 'model' or 'robust'; got {self.cov_type!r}.")
         cov = reparametrize(T, cov)
-        return {"estimate": T @ res.x, "stderr": jnp.sqrt(jnp.diag(cov)), "converged": res.converged}
-
-    fit = None
+        exists = mle_exists(design, W, res.x)
+        return {"estimate": T @ res.x, "stderr": jnp.sqrt(jnp.diag(cov)), "converged": res.converged & exists,
+                "exists": exists}
 
 
 @dataclass(frozen=True)
 class LoopSim(_ResolvedTruth):
     """Any estimator class, fitted replication by replication on numpy data (no vmap).
 
-    ``make()`` returns a fresh estimator; it is fitted on ``(X, y)`` where X is
-    the (n, 2) item indices or the (n, d) feature matrix. The estimate is
-    ``coef_`` (plus ``order_effect_`` when ``order_effect``); ``stderr_`` when present.
+    ``make()`` returns a fresh estimator (e.g. ``functools.partial(sklearn.base.clone, est)``); it is
+    fitted on ``(X, y)`` where X is the (n, 2) item indices or the (n, d) feature matrix (two-sample
+    data: ``y`` with NaN on pool rows and ``ai_label=``). The estimate is ``coef_`` (``direction_``
+    when there is no ``coef_``), plus ``order_effect_`` when ``order_effect``; ``stderr_`` when present.
+
+    Existence: an estimator class checks existence itself and raises ``ValueError`` when the estimate
+    does not exist (e.g. :class:`prefstat.BradleyTerry`'s beat-graph and separation checks); such a
+    replication is recorded with ``exists=False``, a NaN estimate and the message in the ``fit_error``
+    column. If every replication of a cell fails, the cell fails (the error is then not about one
+    data set). A fitted estimator with ``decision_function`` is also held to :func:`mle_exists`'s rule
+    (max |eta| < DIVERGED_ETA) when compared as coefficients.
     """
 
     make: Callable
@@ -109,18 +142,31 @@ class LoopSim(_ResolvedTruth):
     order_effect: bool = False
     truth_attr: str | Callable = "truth"
     compare: str = "coef"
-    core = None
+    groups: str | None = None  # data key passed to fit as groups= (e.g. "user"), or None
 
     def fit(self, process, data) -> dict:
         X = np.column_stack([data["left"], data["right"]]) if "left" in data else data["Z"]
         kwargs = {"order": data["order"]} if self.order_effect and "order" in data else {}
-        est = self.make().fit(X, data["y"], **kwargs)
-        coef = np.ravel(est.coef_)
+        if "ai_label" in data:
+            kwargs["ai_label"] = data["ai_label"]
+        if self.groups is not None:
+            kwargs["groups"] = data[self.groups]
+        est = self.make()
+        try:
+            est.fit(X, data["y"], **kwargs)
+        except ValueError as err:
+            return {"estimate": None, "stderr": None, "converged": False, "exists": False, "fit_error": str(err)}
+        coef = np.ravel(est.coef_ if hasattr(est, "coef_") else est.direction_)
         stderr = getattr(est, "stderr_", None)
         if self.order_effect:
             coef = np.r_[coef, est.order_effect_]
             stderr = None if stderr is None else np.r_[stderr, est.order_effect_stderr_]
-        return {"estimate": coef, "stderr": stderr, "converged": bool(getattr(est, "converged_", True))}
+        exists = bool(np.all(np.isfinite(coef)))
+        if exists and self.compare == "coef" and hasattr(est, "decision_function"):
+            eta = est.decision_function(X, **({"order": kwargs["order"]} if "order" in kwargs else {}))
+            exists = bool(np.max(np.abs(eta), initial=0.0) < DIVERGED_ETA)
+        converged = bool(getattr(est, "converged_", True)) and exists
+        return {"estimate": coef, "stderr": stderr, "converged": converged, "exists": exists, "fit_error": ""}
 
 
 def vmapped(estimator, process):
@@ -183,6 +229,9 @@ class DebiasedSim:
     cross-fitted logistic regression on (1, z), folds by row index mod ``n_folds``, which is
     stratified by sample because the rows are i.i.d. within each sample). ``hidden``: number of
     trailing coordinates of z withheld from the model (see :func:`observed_oracle_bt`).
+
+    Extra result columns: ``lam`` (the lambda used) and ``n_eff`` (effective human labels,
+    n_human x tr V(human-only) / tr V, as ``DebiasedBradleyTerry.n_eff_``).
     """
 
     name: str = "PPI++"
@@ -207,10 +256,11 @@ class DebiasedSim:
                             jnp.ones(m), w, 0.0 if self.lam == "auto" else float(self.lam), F,
                             jnp.arange(m) % max(n_folds, 1), tune=self.lam == "auto",
                             pooled_tuning=self.weights == "none", n_folds=n_folds)
+        exists = mle_exists(DenseDesign(X=Z), jnp.ones(m), res.theta)
+        n_human = jnp.sum(data["is_human"])
         return {"estimate": res.theta, "stderr": jnp.sqrt(jnp.diag(res.cov)),
-                "converged": res.converged & res.ratio_converged}
-
-    fit = None
+                "converged": res.converged & res.ratio_converged & exists, "exists": exists,
+                "lam": res.lam, "n_eff": n_human * jnp.trace(res.cov_human) / jnp.trace(res.cov)}
 
 
 @dataclass(frozen=True)
@@ -248,12 +298,9 @@ class JudgeBaselineSim:
         WY = W * y
         res = fit_core(design, W, WY, jnp.zeros(design.p), jnp.zeros(design.p))
         cov = sandwich_cov(res.hess, logistic_meat(design, W, WY, WY * y, res.x))
-        return {"estimate": res.x, "stderr": jnp.sqrt(jnp.diag(cov)), "converged": res.converged}
-
-    fit = None
-
-
-__all__ += ["SignSim"]
+        exists = mle_exists(design, W, res.x)
+        return {"estimate": res.x, "stderr": jnp.sqrt(jnp.diag(cov)), "converged": res.converged & exists,
+                "exists": exists}
 
 
 @dataclass(frozen=True)
@@ -295,7 +342,8 @@ class SignSim(_ResolvedTruth):
         Z, y = data["Z"], data["y"]
         key_fit, key_idx, key_sub = jax.random.split(jax.random.PRNGKey(self.seed), 3)
         res = self._fit(Z, y, key_fit)
-        out = {"estimate": res.direction, "stderr": None, "converged": res.converged}
+        # the maximum score has a maximiser on the unit sphere for every data set: it always exists
+        out = {"estimate": res.direction, "stderr": None, "converged": res.converged, "exists": jnp.asarray(True)}
         if self.n_subsamples:
             n = y.shape[0]
             m = subsample_size(n)
@@ -305,11 +353,6 @@ class SignSim(_ResolvedTruth):
                 idx, jax.random.split(key_sub, self.n_subsamples))
             out["cone_radius"], out["intervals"] = subsampling_cone(res.direction, dirs, n, m, self.level)
         return out
-
-    fit = None
-
-
-__all__ += ["LatentClassSim"]
 
 
 @dataclass(frozen=True)
@@ -337,6 +380,118 @@ class LatentClassSim(_ResolvedTruth):
         res = latent_class_core(DenseDesign(X=Z), y, jnp.ones_like(y), data["user"], jax.random.PRNGKey(self.seed),
                                 n_users=n_users, n_classes=self.n_classes, n_init=self.n_init, tol=self.tol,
                                 max_iter=self.max_iter)
-        return {"estimate": res.direction, "stderr": None, "converged": res.converged}
+        # the EM's own flag already requires every class to stay below DIVERGED_ETA; reported separately here
+        exists = mle_exists(DenseDesign(X=Z), jnp.ones_like(y), res.coef)
+        return {"estimate": res.direction, "stderr": None, "converged": res.converged & exists, "exists": exists}
 
-    fit = None
+
+# ---------------------------------------------------------------------------- plain estimator instances
+
+def half_win_abilities(process) -> np.ndarray:
+    """Abilities of :attr:`HomogeneousBT.half_win_truth` (the target of a BT fit without an order column
+    when the process has no order effect: by the symmetry of the pair law the order coefficient is 0)."""
+    return np.asarray(process.half_win_truth[0])
+
+
+def estimator_name(estimator) -> str:
+    """The estimator's scikit-learn repr on one line, e.g. ``BradleyTerry(cov_type='robust')``."""
+    return " ".join(repr(estimator).split())
+
+
+def _seed(random_state):
+    if random_state is None:
+        return 0
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return int(random_state)
+    return None  # a RandomState / Generator: only the estimator class can use it
+
+
+def adapter_for(estimator, process, name: str | None = None):
+    """The simulation adapter of a plain prefstat estimator instance, for this process.
+
+    Vmapped adapters where the mapping is exact (same core, same options):
+
+    * :class:`prefstat.BradleyTerry` with ``cov_type`` "model" or "robust", no penalty, no
+      ``reference`` (sum-to-zero abilities) and default solver options -> :class:`BTSim` (same
+      ``cov_type`` and ``order_effect``);
+    * :class:`prefstat.SignEstimator` with the default subsample size and an int (or None) seed ->
+      :class:`SignSim` (its options; ``n_subsamples`` > 0 adds ``cone_radius`` and ``intervals``);
+    * :class:`prefstat.LatentClassBT` without a penalty -> :class:`LatentClassSim`;
+    * :class:`prefstat.DebiasedBradleyTerry` with no density ratio, no classifier, no reference or
+      order effect, robust SEs and default solver options -> :class:`DebiasedSim` (``weights="none"``).
+
+    ``random_state`` (an int; None means 0) becomes the fixed key of the random starts, the same in
+    every replication (the data differ). Every other instance is fitted in a loop by :class:`LoopSim`
+    on a fresh ``sklearn.base.clone`` per replication.
+
+    The truth follows from the process: item-level BT is compared with ``half_win_truth`` (abilities
+    and, with ``order_effect``, the home advantage); feature-level BT with ``truth``; on
+    :class:`~prefstat.simulate.HeterogeneousUsers` and for the direction estimators (sign,
+    latent-class) the comparison is by direction; the debiased estimator targets ``oracle_bt``.
+    Combinations without a defined target raise ``ValueError``.
+    """
+    from sklearn.base import clone
+
+    from ..models import BradleyTerry, DavidsonBradleyTerry, DebiasedBradleyTerry, LatentClassBT, SignEstimator
+    from .processes import BiasedJudge, FeatureBT, HeterogeneousUsers, HomogeneousBT
+
+    name = name or estimator_name(estimator)
+    make = functools.partial(clone, estimator)
+    kind = type(process).__name__
+    p = estimator.get_params()
+
+    if isinstance(estimator, DebiasedBradleyTerry):
+        if not isinstance(process, BiasedJudge):
+            raise ValueError(f"{name} needs a two-sample process (BiasedJudge); got {kind}.")
+        clean = (p["density_ratio"] is None and p["classifier"] is None and p["reference"] is None
+                 and not p["order_effect"] and p["cov_type"] == "robust" and p["design"] == "auto"
+                 and p["tol"] == 1e-12 and p["max_iter"] == 100)
+        if clean:
+            return DebiasedSim(name=name, lam=p["lam"], weights="none")
+        return LoopSim(make=make, name=name, order_effect=bool(p["order_effect"]), truth_attr="oracle_bt")
+
+    if isinstance(estimator, (SignEstimator, LatentClassBT)):
+        if isinstance(process, (HomogeneousBT, BiasedJudge)) or not hasattr(process, "sample"):
+            raise ValueError(f"{name} estimates a direction from feature data; {kind} has no direction to "
+                             "compare with (use HeterogeneousUsers or FeatureBT).")
+        seed = _seed(p["random_state"])
+        if isinstance(estimator, SignEstimator):
+            if p["subsample_size"] is None and seed is not None:
+                return SignSim(name=name, method=p["method"], bandwidth=p["bandwidth"], n_starts=p["n_starts"],
+                               n_bandwidths=p["n_bandwidths"], tol=p["tol"], max_iter=p["max_iter"],
+                               n_subsamples=p["n_subsamples"], seed=seed, truth_attr="truth")
+        elif not isinstance(process, HeterogeneousUsers):
+            raise ValueError(f"{name} needs user ids (HeterogeneousUsers data); {kind} has none.")
+        elif p["alpha"] == 0 and seed is not None:
+            return LatentClassSim(name=name, n_classes=p["n_classes"], n_init=p["n_init"], tol=p["tol"],
+                                  max_iter=p["max_iter"], seed=seed, truth_attr="truth")
+        groups = "user" if isinstance(estimator, LatentClassBT) else None
+        return LoopSim(make=make, name=name, truth_attr="truth", compare="direction", groups=groups)
+
+    if isinstance(estimator, BradleyTerry):  # DavidsonBradleyTerry included
+        order = bool(p["order_effect"])
+        if isinstance(process, HeterogeneousUsers):
+            truth, compare = "direction", "direction"
+        elif isinstance(process, FeatureBT):
+            truth, compare = "truth", "coef"
+        elif isinstance(process, HomogeneousBT):
+            if isinstance(estimator, DavidsonBradleyTerry):
+                raise ValueError(f"{name}: HomogeneousBT states no truth for the Davidson fit's tie parameter; "
+                                 "wrap it in LoopSim with a truth_attr callable.")
+            if not order and process.order_effect != 0:
+                raise ValueError(f"{kind} has an order effect ({process.order_effect}) that {name} does not model, "
+                                 "so its target is not the process's abilities; use order_effect=True.")
+            truth, compare = ("half_win_truth" if order else half_win_abilities), "coef"
+        else:
+            raise ValueError(f"{name} is not defined for {kind} data (two-sample processes need "
+                             "DebiasedBradleyTerry or JudgeBaselineSim).")
+        clean = (type(estimator) is BradleyTerry and p["cov_type"] in ("model", "robust") and p["alpha"] == 0
+                 and p["reference"] is None and p["solver"] in ("auto", "newton") and p["tol"] in (None, 1e-12)
+                 and p["max_iter"] in (None, 100))
+        if clean:
+            return BTSim(name=name, cov_type=p["cov_type"], order_effect=order, truth_attr=truth, compare=compare)
+        groups = "user" if p["cov_type"] == "cluster" else None
+        return LoopSim(make=make, name=name, order_effect=order, truth_attr=truth, compare=compare, groups=groups)
+
+    raise ValueError(f"no simulation adapter for {type(estimator).__name__}: pass an adapter (BTSim, LoopSim, ...) "
+                     "or a prefstat estimator (BradleyTerry, SignEstimator, LatentClassBT, DebiasedBradleyTerry).")

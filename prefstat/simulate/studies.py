@@ -21,14 +21,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 from .. import diagnostics
-from .estimators import BTSim, LatentClassSim, SignSim
-from .processes import HeterogeneousUsers, HomogeneousBT
+from ..losses import DIVERGED_ETA
+from .estimators import BTSim, DebiasedSim, JudgeBaselineSim, LatentClassSim, SignSim, observed_oracle_bt
+from .processes import BiasedJudge, HeterogeneousUsers, HomogeneousBT
 from .study import Study, save_results
-from .estimators import DebiasedSim, JudgeBaselineSim, observed_oracle_bt
-from .processes import BiasedJudge
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,10 @@ class AIJudgeSpec(StudySpec):
 
 
 def _ai_judge_figure(df: pd.DataFrame, baseline: str, agreement: dict):
-    """One column per judge quality; rows: largest |bias|, coverage, CI width, effective human labels vs n."""
+    """One column per judge quality; rows: largest |bias|, coverage, CI width, effective human labels vs n.
+
+    One legend for the whole figure, to the right of the panels (estimators keep their marker, line
+    style and colour in every panel)."""
     from matplotlib.figure import Figure
 
     from .. import plotting
@@ -166,12 +169,15 @@ def _ai_judge_figure(df: pd.DataFrame, baseline: str, agreement: dict):
     metrics = diagnostics.metrics(df)
     eff = diagnostics.efficiency_report(df, baseline)
     flips = sorted(agreement)
-    fig = Figure(figsize=(4 * len(flips), 12), layout="constrained")
+    fig = Figure(figsize=(4 * len(flips) + 2.5, 12), layout="constrained")
     axes = fig.subplots(4, len(flips), squeeze=False, sharex=True)
-    rows = [("max_abs_bias", "largest |bias|", metrics, True), ("coverage", "coverage", metrics, False),
-            ("mean_ci_width", "mean CI width", metrics, True), ("n_eff", "effective human labels", eff, True)]
+    rows = [("max_abs_bias", "largest |bias| (log-odds)", metrics, True),
+            ("coverage", "coverage (share of intervals)", metrics, False),
+            ("mean_ci_width", "mean CI width (log-odds)", metrics, True),
+            ("n_eff", "effective human labels (count)", eff, True)]
     nominal = float(df["level"].iloc[0])
-    colour = {name: f"C{i}" for i, name in enumerate(sorted(df["estimator"].unique()))}  # same in every panel
+    styles = plotting.estimator_styles(df["estimator"])
+    n = np.sort(df["n"].unique()).astype(float)
     for j, f in enumerate(flips):
         for i, (col, label, table, log) in enumerate(rows):
             ax = axes[i, j]
@@ -179,18 +185,25 @@ def _ai_judge_figure(df: pd.DataFrame, baseline: str, agreement: dict):
                 if col == "n_eff" and name == "AI-only":
                     continue  # biased: its variance ratio is no effective sample size
                 g = g.sort_values("n")
-                ax.plot(g["n"], g[col], "o-", color=colour[name], label=name)
+                st = styles[name]
+                ax.plot(g["n"].to_numpy(float) * st["offset"], g[col], color=st["color"], marker=st["marker"],
+                        linestyle=st["linestyle"], markersize=5, label=name)
             if col == "coverage":
-                ax.axhline(nominal, color="k", ls="--", lw=0.8)
+                ax.axhline(nominal, color="k", linestyle="--", lw=1.0, label=f"nominal level {nominal:g}")
             if col == "n_eff":
-                n = sorted(df["n"].unique())
-                ax.plot(n, n, "k--", lw=0.8, label="n (human-only)")
+                ax.plot(n, n, color="k", linestyle=":", lw=1.0, label="n (human-only, reference)")
             ax.set(xscale="log", yscale="log" if log else "linear", ylabel=label)
-            plotting._n_ticks(ax, df["n"].unique())
+            plotting.n_ticks(ax, n)
+            if log:
+                plotting.plain_log_labels(ax)
         axes[0, j].set_title(f"flip rate {f:g}: judge agreement {agreement[f]:.3f}")
-        axes[-1, j].set_xlabel("n human labels")
-    axes[0, 0].legend(fontsize=7)
-    axes[-1, 0].legend(handles=axes[-1, 0].get_lines()[-1:], fontsize=7)
+    for ax in axes.ravel():
+        ax.set_xlabel("n human labels (count)", fontsize=8)
+    handles = {}
+    for ax in axes.ravel():
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8)
     return fig
 
 STUDIES["ai-judge"] = AIJudgeSpec(
@@ -209,14 +222,30 @@ def _table(df: pd.DataFrame) -> str:
     return "```text\n" + df.to_string(index=False, float_format=lambda v: f"{v:.4g}") + "\n```"
 
 
+def no_estimate_note(df: pd.DataFrame) -> str:
+    """A Markdown note naming the cells with replications whose estimate does not exist ("" if none)."""
+    if "exists" not in df.columns or df["exists"].all():
+        return ""
+    keys = ["estimator", *diagnostics.cell_columns(df), "n"]
+    counts = (~df["exists"].astype(bool)).groupby([df[k] for k in keys]).agg(["sum", "size"])
+    counts = counts[counts["sum"] > 0].reset_index().rename(columns={"sum": "no_estimate", "size": "reps"})
+    return ("**Note: replications without an estimate.** In these cells the fit ran off to infinity "
+            f"(a fitted |log-odds| of at least {DIVERGED_ETA:g}: the MLE of that data set does not exist, e.g. "
+            "an item that never lost, or a latent class that separates its rows perfectly). They are left out of every table and figure below, which therefore "
+            "describe the replications with an estimate (column `no_estimate`).\n\n" + _table(counts))
+
+
 def write_report(spec: StudySpec, df: pd.DataFrame, out_dir: str) -> str:
     """Parquet results, Markdown report and PNG plots in ``out_dir``; returns the Markdown text."""
     from .. import plotting
 
     os.makedirs(out_dir, exist_ok=True)
     save_results(df, os.path.join(out_dir, "results.parquet"))
-    sections = [f"# Study `{spec.name}`\n\n{spec.description}\n",
-                "## Metrics per cell\n\n" + diagnostics.metrics(df).pipe(_table),
+    sections = [f"# Study `{spec.name}`\n\n{spec.description}\n"]
+    note = no_estimate_note(df)
+    if note:
+        sections.append(note)
+    sections += ["## Metrics per cell\n\n" + diagnostics.metrics(df).pipe(_table),
                 "## Consistency (slope of log error on log n)\n\n"
                 + diagnostics.consistency_report(df, error=spec.error).pipe(_table)]
     figures = {"error_vs_n.png": plotting.plot_error_vs_n(df, error=spec.error)}

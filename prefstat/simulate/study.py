@@ -6,7 +6,15 @@ parameters of the cell, ``n``, ``estimator``, ``rep``, the array-valued
 ``estimate``, ``stderr``, ``lower``, ``upper``, ``truth``, and the metrics
 ``error`` (Euclidean distance to the truth), ``angle_deg``, ``disagreement``
 (direction estimators on feature data), ``converged``, ``runtime_s`` and
-``level``.
+``level``, ``exists`` (the existence verdict of the replication's estimate, see
+:mod:`prefstat.simulate.protocols`; :mod:`prefstat.diagnostics` leaves replications
+without one out of its metrics and counts them), and one column per extra value an
+adapter returns (e.g. ``cone_radius`` and ``intervals`` of :class:`SignSim`, ``lam``
+and ``n_eff`` of :class:`DebiasedSim`). Grid parameters come first, before ``estimator``.
+
+Estimators are adapters (:mod:`prefstat.simulate.estimators`) or plain prefstat
+estimator instances, which :func:`~prefstat.simulate.estimators.adapter_for` maps
+to the vmapped adapter where one exists and to a loop otherwise.
 
 Determinism: cell ``c`` draws its replications from ``PRNGKey`` seeded by
 ``SeedSequence([seed, c])``, and every estimator in a cell sees the same data
@@ -36,11 +44,12 @@ from tqdm.auto import tqdm
 from .._x64 import x64_scope
 from ..exceptions import StudyError
 from ..geometry import angles_degrees
-from .estimators import vmapped
+from .estimators import adapter_for, vmapped
+from .protocols import RESULT_KEYS, LoopAdapter, SimAdapter, VmappedAdapter
 
 __all__ = ["Study", "StudyError", "save_results", "load_results", "run_cell"]
 
-_ARRAY_COLUMNS = ("estimate", "stderr", "lower", "upper", "truth")
+_ARRAY_COLUMNS = ("estimate", "stderr", "lower", "upper", "truth")  # plus any array-valued extra column
 _EVAL_SIZE = 100_000  # fresh pairs for the disagreement rate (Monte-Carlo s.e. <= 0.0016)
 
 
@@ -61,7 +70,9 @@ class Study:
     Parameters
     ----------
     process : a process from :mod:`prefstat.simulate.processes` (frozen dataclass with ``sample(key, n)``)
-    estimators : sequence of simulation estimators (:class:`BTSim`, :class:`LoopSim`, ...), unique names
+    estimators : sequence of adapters (:class:`BTSim`, :class:`LoopSim`, ...; see
+        :mod:`prefstat.simulate.protocols`) or plain prefstat estimator instances (``ps.BradleyTerry()``,
+        mapped by :func:`~prefstat.simulate.estimators.adapter_for`); names must be unique
     sizes : sample sizes n
     reps : replications per cell
     seed : int
@@ -77,6 +88,7 @@ class Study:
     def __init__(self, process, estimators: Sequence, sizes: Sequence[int], reps: int, seed: int = 0,
                  grid: dict | None = None, level: float = 0.95, chunk: int | None = None,
                  pool_ratio: float | None = None):
+        estimators = [_as_adapter(e, process) for e in estimators]
         names = [e.name for e in estimators]
         if len(set(names)) != len(names):
             raise ValueError(f"estimator names must be unique; got {names}.")
@@ -142,6 +154,23 @@ class Study:
         return run_cell(self, cell)
 
 
+def _as_adapter(estimator, process):
+    """An adapter as is (checked against the protocols), or the adapter of a plain estimator instance."""
+    if isinstance(estimator, SimAdapter):
+        vm, loop = isinstance(estimator, VmappedAdapter), isinstance(estimator, LoopAdapter)
+        if vm == loop:
+            raise ValueError(f"adapter {estimator.name!r} must define exactly one of core(process, data) and "
+                             "fit(process, data) (see prefstat.simulate.protocols).")
+        if estimator.compare not in ("coef", "direction"):
+            raise ValueError(f"adapter {estimator.name!r}: compare must be 'coef' or 'direction'; "
+                             f"got {estimator.compare!r}.")
+        return estimator
+    if hasattr(estimator, "get_params") and hasattr(estimator, "fit"):
+        return adapter_for(estimator, process)
+    raise ValueError(f"{estimator!r} is neither a simulation adapter (name, compare, truth, core or fit) nor a "
+                     "prefstat estimator instance.")
+
+
 def run_cell(study: Study, cell: Cell) -> pd.DataFrame:
     """Run one cell (all estimators, all replications); wraps any failure in :class:`StudyError`."""
     try:
@@ -185,10 +214,14 @@ def _data_size(draw) -> int:
 
 
 def _estimate(est, process, sample, keys, chunk):
-    """Estimates for all replications: vmapped core by padded chunks, or a host loop."""
+    """Estimates for all replications: vmapped core by padded chunks, or a host loop.
+
+    Returns ({key: (reps, ...) array}, per-replication runtime); ``stderr`` is absent when the
+    adapter reports none.
+    """
     reps = keys.shape[0]
     outs, elapsed = [], 0.0
-    if est.core is not None:
+    if isinstance(est, VmappedAdapter):
         fn, compiled = vmapped(est, process), None
         for start in range(0, reps, chunk):
             idx = np.minimum(np.arange(start, start + chunk), reps - 1)  # pad the last chunk to one shape
@@ -208,11 +241,28 @@ def _estimate(est, process, sample, keys, chunk):
         t0 = time.perf_counter()
         per_rep.append(est.fit(process, data))
         elapsed += time.perf_counter() - t0
-    merged = {"estimate": np.stack([o["estimate"] for o in per_rep]),
-              "converged": np.array([o.get("converged", True) for o in per_rep])}
-    if all(o.get("stderr") is not None for o in per_rep):
-        merged["stderr"] = np.stack([o["stderr"] for o in per_rep])
+    ok = [o for o in per_rep if o.get("estimate") is not None]
+    if not ok:
+        errors = {o.get("fit_error") for o in per_rep} - {None, ""}
+        raise ValueError(f"estimator {est.name!r} failed on every replication: {sorted(errors)[:1]}")
+    shape = np.shape(ok[0]["estimate"])
+    nan = np.full(shape, np.nan)
+    merged = {"estimate": np.stack([nan if o.get("estimate") is None else o["estimate"] for o in per_rep]),
+              "converged": np.array([bool(o.get("converged", True)) for o in per_rep]),
+              "exists": np.array([bool(o.get("exists", True)) for o in per_rep])}
+    if all(o.get("stderr") is not None for o in ok):
+        merged["stderr"] = np.stack([nan if o.get("stderr") is None else o["stderr"] for o in per_rep])
+    for key in dict.fromkeys(k for o in per_rep for k in o if k not in RESULT_KEYS):
+        merged[key] = _column([o.get(key) for o in per_rep])
     return merged, elapsed / reps
+
+
+def _column(values):
+    """Per-replication extra values as one array when they stack, else a list (object column)."""
+    try:
+        return np.stack([np.asarray(v) for v in values])
+    except ValueError:
+        return list(values)
 
 
 def _rows(est, cell, out, truth, runtime, level, z_eval) -> pd.DataFrame:
@@ -230,8 +280,10 @@ def _rows(est, cell, out, truth, runtime, level, z_eval) -> pd.DataFrame:
         "estimator": est.name, "n": cell.n, "rep": np.arange(reps),
         "estimate": list(estimate), "truth": [truth] * reps,
         "error": np.linalg.norm(estimate - truth, axis=1),
-        "angle_deg": angles_degrees(estimate, truth),
+        # an angle to the zero vector is undefined (e.g. equal abilities)
+        "angle_deg": angles_degrees(estimate, truth) if np.any(truth) else np.full(reps, np.nan),
         "converged": np.asarray(out.get("converged", np.ones(reps, bool)), bool),
+        "exists": np.asarray(out.get("exists", np.ones(reps, bool)), bool),
         "runtime_s": runtime, "level": level,
     })
     if stderr is not None:
@@ -245,22 +297,38 @@ def _rows(est, cell, out, truth, runtime, level, z_eval) -> pd.DataFrame:
     if est.compare == "direction" and z_eval is not False and z_eval is not None:
         truth_sign = np.sign(z_eval @ truth)
         frame["disagreement"] = [float(np.mean(np.sign(z_eval @ b) != truth_sign)) for b in estimate]
+    for key, values in out.items():  # extra values an adapter returns (cone radius, lambda, n_eff, ...)
+        if key in RESULT_KEYS:
+            continue
+        if key in frame.columns:
+            raise ValueError(f"estimator {est.name!r} returns {key!r}, a name the results reserve; rename it.")
+        values = list(values) if isinstance(values, list) or np.ndim(values) > 1 else np.asarray(values)
+        frame[key] = values
     return frame
 
 
+def _is_array_column(series: pd.Series) -> bool:
+    return series.dtype == object and any(isinstance(v, (np.ndarray, list)) for v in series)
+
+
 def save_results(df: pd.DataFrame, path) -> None:
-    """Write study results to Parquet (array columns become list columns)."""
+    """Write study results to Parquet (array-valued columns become list columns)."""
     out = df.copy()
-    for col in _ARRAY_COLUMNS:
-        if col in out:
+    for col in out.columns:
+        if col in _ARRAY_COLUMNS or _is_array_column(out[col]):
             out[col] = [None if v is None else np.asarray(v, np.float64).tolist() for v in out[col]]
     out.to_parquet(path, index=False)
+
+
+def _to_array(v) -> np.ndarray:
+    # pyarrow returns a list<list<double>> cell as an object array of float arrays
+    return np.asarray([_to_array(x) for x in v] if getattr(v, "dtype", None) == object else v, np.float64)
 
 
 def load_results(path) -> pd.DataFrame:
     """Read results written by :func:`save_results` (list columns back to float64 arrays)."""
     df = pd.read_parquet(path)
-    for col in _ARRAY_COLUMNS:
-        if col in df:
-            df[col] = [None if v is None else np.asarray(v, np.float64) for v in df[col]]
+    for col in df.columns:
+        if col in _ARRAY_COLUMNS or _is_array_column(df[col]):
+            df[col] = [None if v is None else _to_array(v) for v in df[col]]
     return df
