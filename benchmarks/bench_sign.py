@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Sign estimator benchmark: time per fit against n and d.
 
-Seeded heterogeneous-user data: the worked example of METHODS.md section 2
+Seeded heterogeneous-user data: the worked example of docs/methods.md#heterogeneous-users-worked-example
 embedded in d features, z ~ N(0, 2 I_d), beta_bar = (1, 1, 0, ..., 0), each
 comparison answered by a fresh user with beta_u = beta_bar + 3 xi e_1
 (xi ~ N(0, 1), logistic noise), so BT is 15 degrees off for every d and the

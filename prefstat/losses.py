@@ -21,7 +21,7 @@ EM (targets weighted by responsibilities), so it lives here once, with
 * :func:`logistic_group_scores` - cluster sums of the score :math:`\sum_{i\in g} w_i (y_i - p_i) x_i`.
 
 All are pure JAX functions (jit- and vmap-able) over a :mod:`prefstat.design` pytree.
-See ``docs/methods.md`` (conventions, Bradley-Terry) for the estimating equation.
+See ``docs/methods.md#conventions`` and ``#bradley-terry`` for the estimating equation.
 """
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def test_items_reference_matches_statsmodels(seed, ties, order, cov_type):
 @pytest.mark.parametrize("order", [False, True], ids=["no_order", "order"])
 @pytest.mark.parametrize("seed", [3, 4])
 def test_items_sum_to_zero_matches_transformed_statsmodels(seed, order, cov_type):
-    """reference=None: theta_c = C pad(theta), cov = C pad(V) C^T (METHODS.md section 1)."""
+    """reference=None: theta_c = C pad(theta), cov = C pad(V) C^T (docs/methods.md#conventions)."""
     d = simulate_items(seed, k=5, n=200, order=order, ties=0.2, weights=True, n_groups=6)
     bt = _fit_items(d, cov_type, None)
     items = list(bt.items_)

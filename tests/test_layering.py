@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import re
+from pathlib import Path
 
 import prefstat
 
@@ -106,3 +108,27 @@ def test_scanner_finds_each_kind_of_private_use(tmp_path):
 def test_no_module_imports_a_private_name_of_another():
     bad = offenders()
     assert not bad, "private names used across modules:\n" + "\n".join(bad)
+
+
+def _slug(heading: str) -> str:
+    # GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_docstrings_point_to_the_shipped_methods_file():
+    """Docstrings cite docs/methods.md (shipped in the repository), never the private METHODS.md,
+    and every ``docs/methods.md#anchor`` they cite is a heading of that file."""
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "methods.md").read_text()
+    anchors = {_slug(m.group(1)) for m in re.finditer(r"^#+\s+(.+)$", doc, re.M)}
+    stale, missing = [], []
+    for path in sorted((root / "prefstat").rglob("*.py")):
+        text = path.read_text()
+        if "METHODS.md" in text:
+            stale.append(str(path.relative_to(root)))
+        for m in re.finditer(r"docs/methods\.md#([\w-]+)", text):
+            if m.group(1) not in anchors:
+                missing.append(f"{path.relative_to(root)}: #{m.group(1)}")
+    assert not stale, f"files citing the unshipped METHODS.md: {stale}"
+    assert not missing, f"anchors not in docs/methods.md: {missing}"

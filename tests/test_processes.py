@@ -348,7 +348,7 @@ def test_worked_example_bt_limit_angle():
     proc = WORKED
     angle = proc.bt_limit_angle
     print(f"worked example: bt_limit = {proc.bt_limit}, angle to beta_bar = {angle:.6f} deg")
-    assert 14.5 < angle < 15.5  # METHODS.md: "about 15 degrees"
+    assert 14.5 < angle < 15.5  # docs/methods.md#heterogeneous-users-worked-example: 15.1 degrees
     assert proc.bt_limit[2] == 0.0
     # BT down-weights the contested attribute (axis 1)
     assert proc.bt_limit[1] < proc.bt_limit[0]

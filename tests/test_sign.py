@@ -1,4 +1,4 @@
-"""The sign estimator (METHODS.md section 2) against exact truths, exact search and Monte-Carlo error.
+"""The sign estimator (docs/methods.md#sign-estimator) against exact truths, exact search and Monte-Carlo error.
 
 Every tolerance below is derived from the Monte-Carlo spread of the quantity
 it bounds (measured on the same process, stated next to it) or from the
@@ -53,8 +53,8 @@ def test_worked_example_bt_is_off_and_sign_is_close_at_80k():
     # root-n spread of 0.54 degrees at n = 80k (50 replications of the heterogeneity study): "more
     # than 10 degrees off" holds in every replication by > 9 spreads. The sign estimator's angle at
     # n = 80k (default, Horowitz end bandwidth) has mean 1.37 and sd 0.61 degrees (20 replications),
-    # METHODS.md's "about 1.5 degrees": the mean of 3 has standard error 0.35, so the acceptance
-    # bound of 5 degrees is 10 of them away and the bound of 3 degrees (METHODS' value doubled) 4.6.
+    # docs/methods.md's "about 1.5 degrees at 80k": the mean of 3 has standard error 0.35, so the acceptance
+    # bound of 5 degrees is 10 of them away and the bound of 3 degrees (the documented value doubled) 4.6.
     # Fitted score vs the true direction's on the same data: the fit should be at least as good and
     # may fall short only by the smoothing slack; the tolerance is 3 Monte-Carlo standard errors of
     # the paired difference, sqrt(sum_i D_i^2) / sum_i |c_i| with D_i the row-wise difference of

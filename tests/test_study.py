@@ -94,7 +94,7 @@ def test_bt_coverage_study_500_reps_and_root_n_rate():
 
 
 def test_heterogeneous_users_bt_is_flagged_inconsistent():
-    # METHODS.md section 2 worked example: BT's limit is ~15 degrees from beta_bar, so the
+    # docs/methods.md#heterogeneous-users-worked-example: BT's limit is ~15 degrees from beta_bar, so the
     # angular error stops shrinking between n = 2k and 32k.
     process = HeterogeneousUsers.worked_example()
     df = Study(process, [BTSim(truth_attr="direction", compare="direction")],

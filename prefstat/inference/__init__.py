@@ -8,7 +8,7 @@ independent samples, row- or cluster-level: :mod:`~prefstat.inference.influence`
 :class:`EstimationResults` object (:mod:`~prefstat.inference.results`:
 ``conf_int``, ``summary``, ``t_test``/``contrast``, ``wald_test``,
 ``pairwise``). Non-regular estimators use :mod:`~prefstat.inference.subsampling`.
-See ``docs/methods.md`` (inference).
+See ``docs/methods.md#inference-layer``.
 """
 from .covariance import (COV_TYPES, Inference, bootstrap_cov, cluster_cov, model_cov, reparametrize,
                          sandwich_cov)

@@ -16,7 +16,7 @@ comma; terms are parameter names with an optional numeric factor, e.g.
 ``"2*A - B"``). Inference on ``L theta`` uses ``L V L^T`` (delta method for a
 linear map): a Wald z statistic per row and a chi-square statistic with q
 degrees of freedom for the joint test. Intervals are normal-theory; see
-``docs/methods.md`` (inference) for when they are valid.
+``docs/methods.md#inference-layer`` for when they are valid.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ tau_m (theta_m - theta_n) estimates that of tau_n (theta_n - theta) whenever
 tau_n (theta_n - theta) has a continuous limit law, m -> infinity and m / n -> 0. With
 tau_n = n^rate, the quantiles of the subsample deviations are rescaled by (m / n)^rate. (The
 naive bootstrap, m = n with replacement, is inconsistent at the cube-root rate: Abrevaya &
-Huang 2005.) See docs/methods.md, sign estimator.
+Huang 2005.) See docs/methods.md#sign-estimator.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ __all__ = ["subsample_size", "subsample_indices", "subsampling_radius"]
 def subsample_size(n: int, exponent: float = 2.0 / 3.0) -> int:
     """Subsample size rule ``m = ceil(n^exponent)``, kept in ``[2, n - 1]``.
 
-    The default 2/3 is the rule for cube-root estimators (docs/methods.md, sign estimator):
+    The default 2/3 is the rule for cube-root estimators (docs/methods.md#sign-estimator):
     m grows and m/n = n^(-1/3) vanishes, as subsampling requires.
     """
     if n < 3:

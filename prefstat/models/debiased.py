@@ -1,6 +1,6 @@
 r"""Bradley-Terry with biased AI-judge labels: residual correction, PPI++ power tuning, density ratios.
 
-One comparison table holds two samples (METHODS.md section 3): the *pool*
+One comparison table holds two samples (docs/methods.md#debiased-bradley-terry): the *pool*
 :math:`P` (rows whose human label is missing; :math:`N` units, judge label
 :math:`A \in [0, 1]`) and the *human sample* :math:`H` (:math:`n` units,
 human label :math:`Z` and judge label :math:`A`). Their pair distributions
@@ -72,7 +72,7 @@ the :math:`\lambda = 1` estimate, then the estimate is refitted at
 :math:`\hat\lambda`: the same two-step convention as
 ``ppi_py.ppi_logistic_pointestimate(lam=None)``. With a density ratio the two
 samples no longer share a distribution and the covariances are taken within
-each sample (:math:`C_{vv} = C_{AA}/n + V_A/N`, METHODS.md section 3). The
+each sample (:math:`C_{vv} = C_{AA}/n + V_A/N`, docs/methods.md#debiased-bradley-terry). The
 first step is done at the :math:`\lambda = 1` root, or at the human-only root
 when the former does not exist. Estimating :math:`\lambda` does not change the
 first-order asymptotics (:math:`E\,U(\theta^*; \lambda) = 0` for every
@@ -93,8 +93,8 @@ unchanged). A user-supplied scikit-learn classifier is cross-fitted the same
 way but its weights are then treated as known: intervals ignore their
 estimation error and, for a flexible classifier converging slower than
 root-n, the estimate itself carries first-order error from the weights (the
-estimating equation is not Neyman-orthogonal in :math:`w`; DIPO, METHODS.md
-section 4, is the doubly robust alternative). Overlap diagnostics:
+estimating equation is not Neyman-orthogonal in :math:`w`; DIPO, docs/methods.md#dipo,
+is the doubly robust alternative). Overlap diagnostics:
 Kish's effective sample size of the human weights, the largest weight and the
 share of the weight held by the top 1% of human units; a warning when the
 effective size is below a fifth of the human sample. Weights are never clipped.
@@ -146,7 +146,7 @@ class DebiasedBradleyTerry(BradleyTerry):
     One table: rows with a human label ``y`` form the human sample, rows with
     ``y = NaN`` the AI-labelled pool; ``ai_label`` (0/1 or the judge's
     probability) is given on every row. The estimate targets the BT fit an
-    oracle would get with human labels on the whole pool (METHODS.md section 3;
+    oracle would get with human labels on the whole pool (docs/methods.md#debiased-bradley-terry;
     formulas and references in the module docstring).
 
     Parameters

@@ -1,7 +1,7 @@
 r"""Latent-class Bradley-Terry: a K-class mixture of BT models fitted by EM on panel data.
 
 The "panel" baseline of Aouad, El Gadarri, Farias (*The Sign Estimator*,
-arXiv 2510.23965; METHODS.md section 2): when every comparison carries the id of
+arXiv 2510.23965; docs/methods.md#latent-class-bradley-terry): when every comparison carries the id of
 the user who answered it, model the users as K latent classes (Kamakura &
 Russell 1989; the latent-class logit). User u belongs to class k with
 probability :math:`\pi_k`, and then all of u's comparisons follow BT with

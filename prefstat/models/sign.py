@@ -2,7 +2,7 @@ r"""The sign estimator: the population-average preference direction under hetero
 
 Aouad, El Gadarri, Farias, *The Sign Estimator: LLM Alignment in the Face of
 Choice Heterogeneity* (arXiv 2510.23965); Manski (1975, 1985) maximum score;
-Horowitz (1992) smoothed maximum score. METHODS.md section 2.
+Horowitz (1992) smoothed maximum score. docs/methods.md#sign-estimator.
 
 Row i holds the feature difference :math:`z_i = \phi(\text{left}_i) - \phi(\text{right}_i)`,
 the outcome :math:`y_i` (1 left preferred, 0 right, 1/2 tie) and a frequency
@@ -36,7 +36,7 @@ converges to the maximiser of the population score
 the direction of the *median* user, and equals the latter in the noiseless limit.
 It is not :math:`\bar\beta / \|\bar\beta\|`.
 
-**Optimisation** (``method="smoothed"``; METHODS.md section 2, our choice).
+**Optimisation** (``method="smoothed"``; docs/methods.md#sign-estimator, our choice).
 The 0-1 objective is piecewise constant, so it is replaced by the smoothed
 score :math:`S_{n,h}(b) = \sum_i c_i\, \sigma(b^\top z_i / h)`,
 :math:`c_i = w_i s_i / \sum_j w_j |s_j|` (Horowitz 1992), maximised on the sphere by
@@ -55,7 +55,7 @@ warm-started at the previous solution. Two end points (``bandwidth``):
   than the maximum score itself, with an asymptotically normal (biased) limit.
   In the worked example its mean angular error is 25-40% below the cube-root
   end point's (2.97/1.37/0.85 against 3.87/2.24/1.14 degrees at n = 20k, 80k,
-  320k), and at 80k it reproduces METHODS.md's "about 1.5 degrees".
+  320k), and at 80k it reproduces the "about 1.5 degrees" of docs/methods.md#heterogeneous-users-worked-example.
 * ``"cube-root"``, :math:`e = 1/3`: the smoothing stays below the
   :math:`n^{-1/3}` sampling error of the 0-1 maximiser, so the result behaves
   like Manski's estimator (cube-root rate, Kim-Pollard limit). Use it when the
@@ -86,7 +86,7 @@ n = 20k (cone 0.915, 0.935, 0.935 over three sets of 200 replications; the
 subsample fits carry a larger smoothing bias, :math:`O(h_m^2)`, than the full
 fit, which the symmetric interval does not fully reflect), while r = 1/3 gives
 0.965-0.98 with a cone still narrower than the cube-root end point's (7.0 against
-8.4 degrees). Subsample size rule: :math:`m = \lceil n^{2/3} \rceil` (METHODS.md;
+8.4 degrees). Subsample size rule: :math:`m = \lceil n^{2/3} \rceil` (docs/methods.md#sign-estimator;
 m -> infinity and m/n -> 0 as required, with the subsample error
 :math:`m^{-r}` still small). The
 confidence cone has radius :math:`(m/n)^{r} q_{\text{level}}` (q the

@@ -3,13 +3,13 @@
 * ``bt-coverage``: item-level BT with a home advantage (HomogeneousBT, 8 items,
   complete graph): bias, RMSE and Wald coverage of model-based and robust
   intervals vs n; the consistency slope should be -1/2.
-* ``heterogeneity``: the worked example of METHODS.md section 2 (d = 3,
+* ``heterogeneity``: the worked example of docs/methods.md#heterogeneous-users-worked-example (d = 3,
   anisotropic Gaussian heterogeneity), BT, the sign estimator and the
   latent-class EM baseline side by side: BT's direction error stops shrinking
   (about 15 degrees off) while the sign estimator's shrinks like n^(-1/3);
   angular error and disagreement vs n, measured against the paper's claims.
 * ``ai-judge``: Bradley-Terry from biased LLM-judge labels plus a small human
-  sample (METHODS.md section 3): bias, coverage, CI width and effective human
+  sample (docs/methods.md#debiased-bradley-terry): bias, coverage, CI width and effective human
   labels vs n_human and judge quality, for AI-only, human-only, DDPO
   (lambda = 1), PPI++ (tuned lambda) and the oracle.
 
@@ -74,7 +74,7 @@ class HeterogeneitySpec(StudySpec):
     """The ``heterogeneity`` study: BT, the sign estimator (Horowitz and cube-root end bandwidths) and
     latent-class BT on the worked example.
 
-    Every comparison comes from a fresh user (METHODS.md section 2), so the
+    Every comparison comes from a fresh user (docs/methods.md#sign-estimator), so the
     truth beta_bar / ||beta_bar|| is exact. The latent-class baseline gets the
     user ids, which here are all distinct: it is the cross-sectional
     latent-class logit (``n_init`` EM starts; each EM fit costs hundreds of BT
@@ -116,7 +116,7 @@ def heterogeneity_reductions(df: pd.DataFrame, baseline: str = "BT") -> pd.DataF
 
 
 STUDIES["heterogeneity"] = HeterogeneitySpec(
-    "heterogeneity", "Heterogeneous users (METHODS.md section 2 worked example): direction error and "
+    "heterogeneity", "Heterogeneous users (docs/methods.md#heterogeneous-users-worked-example): direction error and "
     "disagreement vs n for BT, the sign estimator and latent-class BT (EM)", (5000, 20000, 80000), 50,
     "angle_deg", "BT")
 
@@ -207,7 +207,7 @@ def _ai_judge_figure(df: pd.DataFrame, baseline: str, agreement: dict):
     return fig
 
 STUDIES["ai-judge"] = AIJudgeSpec(
-    "ai-judge", "Bradley-Terry from biased AI-judge labels and a small human sample (METHODS.md section 3): "
+    "ai-judge", "Bradley-Terry from biased AI-judge labels and a small human sample (docs/methods.md#debiased-bradley-terry): "
     "AI-only, human-only, DDPO (lambda = 1), PPI++ (tuned lambda) and oracle vs n_human and judge quality; "
     "the pool is 10x the human sample", (250, 1000, 4000), 500, "error", "human-only")
 

@@ -47,7 +47,7 @@ class HomogeneousBT:
     Truth (numpy float64):
 
     * ``truth``: abilities in the sum-to-zero parametrisation (the model depends
-      on them only through differences, METHODS.md section 1); when ``abilities``
+      on them only through differences, docs/methods.md#conventions); when ``abilities``
       is None they are N(0, ability_scale^2) draws from ``seed_abilities``, centred.
     * ``truth_order_effect``: gamma.
     * ``half_win_truth``: (abilities, gamma) that the usual half-win

@@ -23,7 +23,7 @@ __all__ = ["BiasedJudge"]
 class BiasedJudge:
     r"""Human and LLM-judge labels on two samples with a known density ratio.
 
-    METHODS.md sections 3-4; Xia, Xia, Zhang, Cai, *A Statistical Framework for
+    docs/methods.md#debiased-bradley-terry and #dipo; Xia, Xia, Zhang, Cai, *A Statistical Framework for
     Alignment with Biased AI Feedback* (arXiv 2602.08259).
 
     Pairs: z ~ N(``pool_mean``, z_scale^2 I) in the AI-labelled pool and

@@ -47,7 +47,7 @@ def _user_shift_nodes(kind: str, step: float) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class HeterogeneousUsers:
-    r"""Mixed-logit comparisons from heterogeneous users (METHODS.md section 2).
+    r"""Mixed-logit comparisons from heterogeneous users (docs/methods.md#sign-estimator).
 
     Aouad, El Gadarri, Farias, *The Sign Estimator: LLM Alignment in the Face of
     Choice Heterogeneity* (arXiv 2510.23965). Feature differences
@@ -132,7 +132,7 @@ class HeterogeneousUsers:
 
     @classmethod
     def worked_example(cls, n_users: Optional[int] = None) -> "HeterogeneousUsers":
-        """METHODS.md section 2: d = 3, z ~ N(0, 2I), logistic noise, beta_u = (1, 1 + 3 xi, 0)."""
+        """docs/methods.md#heterogeneous-users-worked-example: d = 3, z ~ N(0, 2I), logistic noise, beta_u = (1, 1 + 3 xi, 0)."""
         return cls(beta_bar=(1.0, 1.0, 0.0), heterogeneity="anisotropic", scale=3.0,
                    contested_axis=1, noise="logistic", z_scale=math.sqrt(2.0), n_users=n_users)
 
