@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .intervals import coef_table, normal_quantile, percentile_interval, wald_interval
+from .intervals import coef_table, percentile_interval, wald_interval
 
 __all__ = ["EstimationResults", "ContrastResults", "WaldTestResults"]
 

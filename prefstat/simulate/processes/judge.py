@@ -7,7 +7,6 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np

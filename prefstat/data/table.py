@@ -27,207 +27,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .validation import warn_caller
+from ..validation import warn_caller
+from .checks import (as_labels, check_order, check_outcome, check_weight, check_weight_range,
+                     describe_rows, factorize_items, to_float)
+from .readers import check_unique_column, read_csv, read_file, read_parquet
 
-__all__ = ["ComparisonTable", "as_table", "describe_rows", "factorize_items"]
-
-_MAX_ROWS_SHOWN = 5
-
-
-def describe_rows(mask: np.ndarray) -> str:
-    """'row 3' / 'rows 0, 4, 7 and 12 more': the first offending 0-based rows of a boolean mask, for error messages."""
-    idx = np.flatnonzero(mask)
-    shown = ", ".join(str(i) for i in idx[:_MAX_ROWS_SHOWN])
-    more = f" and {idx.size - _MAX_ROWS_SHOWN} more" if idx.size > _MAX_ROWS_SHOWN else ""
-    return f"row{'s' if idx.size > 1 else ''} {shown}{more}"
-
-
-_rows = describe_rows
-
-
-def to_float(name: str, values, n: int | None) -> np.ndarray:
-    """Convert a 1-D column to finite float64, or explain why not."""
-    try:
-        arr = np.asarray(values)
-    except ValueError:
-        raise ValueError(f"column '{name}' is ragged: every entry must be a single number.") from None
-    if np.iscomplexobj(arr):
-        raise ValueError(f"column '{name}' holds complex numbers; it must be real.")
-    _check_shape(name, arr, n)
-    if arr.dtype.kind == "b":
-        arr = arr.astype(np.float64)
-    elif arr.dtype.kind in "iuf":
-        arr = arr.astype(np.float64)
-    else:
-        converted = pd.to_numeric(pd.Series(arr, dtype=object), errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-        bad = np.isnan(converted) & ~pd.isna(pd.Series(arr, dtype=object)).to_numpy()
-        if bad.any():
-            first = arr[np.flatnonzero(bad)[0]]
-            raise ValueError(
-                f"column '{name}' must be numeric; {_rows(bad)} hold non-numeric values "
-                f"(e.g. {first!r}). Convert them to numbers first."
-            )
-        arr = converted
-    nonfinite = ~np.isfinite(arr)
-    if nonfinite.any():
-        raise ValueError(
-            f"column '{name}' has NaN or infinite values at {_rows(nonfinite)}; "
-            "remove those rows or fill them explicitly."
-        )
-    return arr
-
-
-_to_float = to_float
-
-
-def check_outcome(name: str, y: np.ndarray) -> None:
-    """Raise naming the column and rows when an outcome lies outside [0, 1]."""
-    bad = (y < 0.0) | (y > 1.0)
-    if bad.any():
-        raise ValueError(
-            f"column '{name}' must lie in [0, 1] (1 = left preferred, 0 = right, 0.5 = tie); "
-            f"{_rows(bad)} are out of range (e.g. {float(y[bad][0])!r}). Recode the outcome."
-        )
-
-
-_check_outcome = check_outcome
-
-# Range of frequency weights in which float64 arithmetic stays exact enough (see _check_weight).
-MAX_TOTAL_WEIGHT = 2.0**53
-MAX_WEIGHT_RATIO = 1e9
-
-
-def _check_weight(name: str, w: np.ndarray) -> None:
-    """Frequency weights: non-negative, some positive, and inside the range where float64 is exact enough.
-
-    Two rules, both about float64 (53-bit significand) arithmetic; weights are
-    frequency weights (rescaling them changes the standard errors), so prefstat
-    never rescales them itself.
-
-    * The total weight is at most ``2**53`` (about 9.0e15): every integer up to
-      ``2**53`` is a float64, so integer frequency counts add exactly and a
-      weight-1 row still changes every sum it enters. Beyond it a comparison
-      can vanish from a sum, and the log-likelihood (of the order of the total
-      weight) no longer resolves the likelihood differences the fit needs.
-    * The largest positive weight is at most ``1e9`` times the smallest one.
-      A row of weight ``w`` next to one of weight ``w_max`` is resolved to
-      relative precision about ``2**-53 * w_max / w`` (1.1e-7 at the bound) in
-      the sums and in the Hessian solve, which keeps the estimates and standard
-      errors well beyond the six significant digits prefstat prints (measured:
-      one row of weight 1e9 among weights of 1 reproduces the fit of the same
-      weights divided by 1e9 to 1.4e-8; at a ratio of 1e10 Newton no longer
-      converges and at 1e300 the other parameters look non-identifiable).
-      A row that should not count gets weight 0, which is exact.
-    """
-    neg = w < 0
-    if neg.any():
-        raise ValueError(f"column '{name}' must be non-negative; {_rows(neg)} are negative.")
-    with np.errstate(over="ignore"):
-        total = w.sum()
-    if total <= 0:
-        raise ValueError(f"column '{name}' sums to zero: no comparison carries any weight.")
-    if not np.isfinite(total):
-        raise ValueError(
-            f"column '{name}' sums to infinity in float64; rescale the weights "
-            "(they are frequency weights, only their ratios and total count matter)."
-        )
-    _check_weight_range(name, w[:, None])
-
-
-def _check_weight_range(name: str | list, w: np.ndarray) -> None:
-    """The two float64 rules of :func:`_check_weight` on an (n, k) array of weights (k count columns).
-
-    ``name`` is the column name, or one name per column of ``w``; rows in the
-    message are positions along the first axis.
-    """
-    names = [name] * w.shape[1] if isinstance(name, str) else list(name)
-    label = f"column '{names[0]}'" if len(set(names)) == 1 else "columns " + ", ".join(f"'{c}'" for c in names)
-    advice = "weights are frequency weights, so prefstat does not rescale them (that would change the standard errors)"
-    with np.errstate(over="ignore"):
-        total = float(w.sum())
-    if total > MAX_TOTAL_WEIGHT:
-        big = (w > MAX_TOTAL_WEIGHT / w.size).any(axis=1)
-        raise ValueError(
-            f"{label} sum{'s' if len(set(names)) == 1 else ''} to {total:.6g} (largest weights at {_rows(big)}), "
-            f"more than 2**53 = {MAX_TOTAL_WEIGHT:.6g}, the largest total at which float64 adds integer "
-            f"frequency counts exactly. If they do not count comparisons, divide them by a constant yourself; {advice}."
-        )
-    positive = w > 0
-    w_max = w.max()
-    w_min = w[positive].min()
-    if w_max > MAX_WEIGHT_RATIO * w_min:
-        i_max, j_max = np.unravel_index(np.argmax(w), w.shape)
-        small = (positive & (w < w_max / MAX_WEIGHT_RATIO)).any(axis=1)
-        where = "" if len(set(names)) == 1 else f" of '{names[j_max]}'"
-        raise ValueError(
-            f"{label}: the largest weight ({w_max:.6g} at row {i_max}{where}) is more than "
-            f"{MAX_WEIGHT_RATIO:.0e} times the weights at {_rows(small)} (smallest {w_min:.6g}); beyond that ratio "
-            f"float64 sums lose the small rows' contributions (rule: largest / smallest positive weight <= "
-            f"{MAX_WEIGHT_RATIO:.0e}). Give rows that should not count weight 0; {advice}."
-        )
-
-
-def _check_order(name: str, o: np.ndarray) -> None:
-    bad = ~np.isin(o, (-1.0, 0.0, 1.0))
-    if bad.any():
-        raise ValueError(
-            f"column '{name}' must be +1 (left holds the order advantage), -1 (right does) "
-            f"or 0 (neither); {_rows(bad)} hold other values (e.g. {float(o[bad][0])!r})."
-        )
-
-
-def _check_shape(name: str, arr: np.ndarray, n: int | None) -> None:
-    if arr.ndim != 1:
-        raise ValueError(f"column '{name}' must be one-dimensional; got shape {arr.shape}.")
-    if n is not None and arr.shape[0] != n:
-        raise ValueError(
-            f"column '{name}' has {arr.shape[0]} rows but the table has {n}; "
-            "all columns must have the same length."
-        )
-
-
-def _labels(name: str, values, n: int | None) -> np.ndarray:
-    arr = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
-    _check_shape(name, arr, n)
-    if arr.dtype.kind in "fO":  # integer, bool and fixed-width string columns cannot hold missing values
-        missing = pd.isna(arr)
-        if missing.any():
-            raise ValueError(f"column '{name}' has missing labels at {_rows(missing)}; drop or fill those rows.")
-    if arr.dtype.kind == "c":
-        raise ValueError(f"column '{name}' holds complex numbers; item labels must be integers or strings.")
-    if arr.dtype.kind == "f":
-        huge = ~np.isfinite(arr) | (np.abs(arr) >= 2.0**62)
-        if huge.any():
-            raise ValueError(f"column '{name}' holds infinite or huge float labels at {_rows(huge)}; "
-                             "item labels must be integers or strings.")
-        nonint = arr != np.round(arr)
-        if nonint.any():
-            raise ValueError(
-                f"column '{name}' holds non-integer float labels at {_rows(nonint)}; item labels "
-                "must be integers or strings (for feature differences use the feature-level design)."
-            )
-        arr = arr.astype(np.int64)
-    return arr
-
-
-def factorize_items(left: np.ndarray, right: np.ndarray, items=None):
-    """Integer codes of the left and right labels in a common item list.
-
-    ``items`` defaults to the sorted union of the labels (first-appearance order
-    when the labels cannot be sorted, e.g. mixed ints and strings).
-    """
-    both = np.concatenate([left, right])
-    if items is None:
-        try:
-            codes, items = pd.factorize(both, sort=True)
-        except TypeError:  # labels of mixed, unorderable types: keep first-appearance order
-            codes, items = pd.factorize(both, sort=False)
-    else:
-        codes = pd.Index(items).get_indexer(both)
-    n = left.shape[0]
-    return codes[:n].astype(np.int32), codes[n:].astype(np.int32), np.asarray(items, dtype=object)
+__all__ = ["ComparisonTable", "as_table"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -258,7 +63,7 @@ class ComparisonTable:
 
     # ------------------------------------------------------------------ basics
     @property
-    def n_rows(self) -> int:
+    def ndescribe_rows(self) -> int:
         return int(self.outcome.shape[0])
 
     def __len__(self) -> int:
@@ -286,13 +91,13 @@ class ComparisonTable:
                    names=("left", "right", "outcome", "weight", "group", "order")) -> "ComparisonTable":
         """Item-level table from label columns. ``names`` are used in error messages."""
         n_left, n_right, n_out, n_w, n_g, n_o = names
-        left = _labels(n_left, left, None)
+        left = as_labels(n_left, left, None)
         n = left.shape[0]
         if n == 0:
             raise ValueError("the comparison table is empty: there are no rows to fit.")
-        right = _labels(n_right, right, n)
-        y = _to_float(n_out, outcome, n)
-        _check_outcome(n_out, y)
+        right = as_labels(n_right, right, n)
+        y = to_float(n_out, outcome, n)
+        check_outcome(n_out, y)
         w, g, o = cls._optional(n, weight, group, order, n_w, n_g, n_o)
         table = cls(kind="items", outcome=y, weight=w, left=left, right=right, group=g, order=o)
         try:
@@ -301,13 +106,13 @@ class ComparisonTable:
             for name, col in ((n_left, left), (n_right, right)):
                 bad = np.array([not isinstance(v, Hashable) for v in col])
                 if bad.any():
-                    raise ValueError(f"column '{name}' holds unhashable labels (e.g. lists) at {_rows(bad)}; "
+                    raise ValueError(f"column '{name}' holds unhashable labels (e.g. lists) at {describe_rows(bad)}; "
                                      "item labels must be integers or strings.") from None
             raise
         same = code_left == code_right
         if same.any():
             raise ValueError(
-                f"self-comparisons: '{n_left}' equals '{n_right}' at {_rows(same)} "
+                f"self-comparisons: '{n_left}' equals '{n_right}' at {describe_rows(same)} "
                 f"(e.g. item {left[same][0]!r}); an item cannot be compared with itself. Drop those rows."
             )
         if items.size < 2:
@@ -331,7 +136,7 @@ class ComparisonTable:
                 rows = np.repeat(np.arange(Z.shape[0]), np.diff(Z.indptr))[bad_data]
                 mask = np.zeros(Z.shape[0], bool)
                 mask[rows] = True
-                raise ValueError(f"'{n_x}' has NaN or infinite entries at {_rows(mask)}.")
+                raise ValueError(f"'{n_x}' has NaN or infinite entries at {describe_rows(mask)}.")
         else:
             if np.iscomplexobj(features):
                 raise ValueError(f"'{n_x}' holds complex numbers (Complex data not supported); "
@@ -351,12 +156,12 @@ class ComparisonTable:
                 raise ValueError("the comparison table is empty: there are no rows to fit.")
             bad = ~np.isfinite(Z).all(axis=1)
             if bad.any():
-                raise ValueError(f"'{n_x}' has NaN or infinite entries at {_rows(bad)}; remove or fill them.")
+                raise ValueError(f"'{n_x}' has NaN or infinite entries at {describe_rows(bad)}; remove or fill them.")
         if Z.shape[1] == 0:
             raise ValueError(f"'{n_x}' has no columns: at least one feature is needed.")
         n = Z.shape[0]
-        y = _to_float(n_out, outcome, n)
-        _check_outcome(n_out, y)
+        y = to_float(n_out, outcome, n)
+        check_outcome(n_out, y)
         w, g, o = cls._optional(n, weight, group, order, n_w, n_g, n_o)
         if feature_names is None:
             feature_names = [f"x{j}" for j in range(Z.shape[1])]
@@ -365,8 +170,8 @@ class ComparisonTable:
 
     @staticmethod
     def _optional(n, weight, group, order, n_w, n_g, n_o):
-        w = np.ones(n) if weight is None else _to_float(n_w, weight, n)
-        _check_weight(n_w, w)
+        w = np.ones(n) if weight is None else to_float(n_w, weight, n)
+        check_weight(n_w, w)
         g = None
         if group is not None:
             g = np.asarray(group, dtype=object) if not isinstance(group, np.ndarray) else group
@@ -376,11 +181,11 @@ class ComparisonTable:
                 )
             missing = pd.isna(pd.Series(g, dtype=object)).to_numpy()
             if missing.any():
-                raise ValueError(f"column '{n_g}' has missing group ids at {_rows(missing)}; fill or drop them.")
+                raise ValueError(f"column '{n_g}' has missing group ids at {describe_rows(missing)}; fill or drop them.")
         o = None
         if order is not None:
-            o = _to_float(n_o, order, n)
-            _check_order(n_o, o)
+            o = to_float(n_o, order, n)
+            check_order(n_o, o)
         return w, g, o
 
     @classmethod
@@ -461,7 +266,7 @@ class ComparisonTable:
                 return None
             if name not in df.columns:
                 raise ValueError(f"column '{name}' ({what}) is not in the table; available: {list(df.columns)}.")
-            _check_unique_column(df, name)
+            check_unique_column(df, name)
             return df[name].to_numpy()
 
         order_values = order
@@ -479,14 +284,14 @@ class ComparisonTable:
             parts = [(left_wins, 1.0)] + ([(right_wins, 0.0)] if right_wins else []) + ([(ties, 0.5)] if ties else [])
             counts = []
             for name, _ in parts:
-                c = _to_float(name, col(name, "count"), len(df))
+                c = to_float(name, col(name, "count"), len(df))
                 neg = c < 0
                 if neg.any():
-                    raise ValueError(f"count column '{name}' must be non-negative; {_rows(neg)} are negative.")
+                    raise ValueError(f"count column '{name}' must be non-negative; {describe_rows(neg)} are negative.")
                 counts.append(c)
             stacked = np.column_stack(counts)
             if (stacked > 0).any():  # checked here so that the message names the rows of df, not of the expanded table
-                _check_weight_range([name for name, _ in parts], stacked)
+                check_weight_range([name for name, _ in parts], stacked)
             total = np.sum(counts, axis=0)
             keep = total > 0
             k = len(parts)
@@ -509,7 +314,7 @@ class ComparisonTable:
             if missing:
                 raise ValueError(f"feature columns {missing} are not in the table; available: {list(df.columns)}.")
             for c in features:
-                _check_unique_column(df, c)
+                check_unique_column(df, c)
             return cls.from_features(df[list(features)].to_numpy(), col(outcome, "outcome"), W, G, order_values,
                                      feature_names=list(features),
                                      names=("features", outcome, weight or "weight", group or "group",
@@ -523,12 +328,12 @@ class ComparisonTable:
     @classmethod
     def from_csv(cls, path: str | os.PathLike, **columns) -> "ComparisonTable":
         """Read a CSV file; ``columns`` are passed to :meth:`from_pandas`."""
-        return cls.from_pandas(_read(path, _read_csv), **columns)
+        return cls.from_pandas(read_file(path, read_csv), **columns)
 
     @classmethod
     def from_parquet(cls, path: str | os.PathLike, **columns) -> "ComparisonTable":
         """Read a Parquet file; ``columns`` are passed to :meth:`from_pandas`."""
-        return cls.from_pandas(_read(path, _read_parquet), **columns)
+        return cls.from_pandas(read_file(path, read_parquet), **columns)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, **columns) -> "ComparisonTable":
@@ -550,51 +355,6 @@ class ComparisonTable:
         if self.order is not None:
             data["order"] = self.order
         return pd.DataFrame(data)
-
-
-def _check_unique_column(df: pd.DataFrame, name) -> None:
-    count = int(np.sum(df.columns == name))
-    if count > 1:
-        raise ValueError(f"column '{name}' appears {count} times in the table; rename the duplicates so that "
-                         "each column name is unique.")
-
-
-class _DuplicateColumnError(ValueError):
-    """A file's header repeats a column name (already a one-line message; not wrapped by :func:`_read`)."""
-
-
-def _check_unique_header(path, names: list, consequence: str) -> None:
-    """Raise naming the first repeated column name in a file's header.
-
-    Empty names are skipped: they cannot be asked for, and pandas gives each one
-    its own ``Unnamed: i`` name.
-    """
-    seen = set()
-    for name in names:
-        if name in seen:
-            where = ", ".join(str(i) for i, other in enumerate(names) if other == name)
-            raise _DuplicateColumnError(
-                f"column '{name}' appears more than once in the header of {os.fspath(path)!r} (columns {where}, "
-                f"0-based); {consequence.format(name=name)} Rename the duplicates so that each name is unique."
-            )
-        if name != "":
-            seen.add(name)
-
-
-def _read_csv(path) -> pd.DataFrame:
-    # pandas silently renames a repeated header name 'y' to 'y.1', so the raw header is checked first.
-    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
-    _check_unique_header(path, header, "pandas would rename the second one to '{name}.1' and prefstat cannot "
-                                       "tell which one you mean.")
-    return pd.read_csv(path)
-
-
-def _read_parquet(path) -> pd.DataFrame:
-    import pyarrow.parquet as pq  # pandas' Parquet engine; its own error on this dumps the whole schema
-
-    _check_unique_header(path, pq.read_schema(path).names, "a table cannot hold two columns of one name.")
-    return pd.read_parquet(path)
-
 
 
 def _frame_kind(df: pd.DataFrame, design: str) -> str | None:
@@ -665,19 +425,3 @@ def as_table(X, y=None, sample_weight=None, groups=None, order=None, *, design: 
                              "Encode items as features (e.g. one-hot differences) first.")
         raise ValueError(f"{who} needs item labels (an (n, 2) array of labels); got a feature-level table.")
     return table
-
-def _read(path, reader) -> pd.DataFrame:
-    if not os.path.exists(path):
-        raise ValueError(f"file not found: {os.fspath(path)!r}.")
-    try:
-        return reader(path)
-    except _DuplicateColumnError:
-        raise
-    except Exception as err:  # noqa: BLE001 - any reader failure becomes one clear message
-        raise ValueError(f"could not read {os.fspath(path)!r}: {_first_line(err)}") from None
-
-
-def _first_line(err: Exception) -> str:
-    """The first line of a reader's message (pyarrow appends the whole schema on further lines)."""
-    lines = str(err).strip().splitlines()
-    return lines[0] if lines else type(err).__name__

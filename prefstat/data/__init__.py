@@ -1,0 +1,8 @@
+"""Comparison tables: validation (:mod:`.checks`), file readers (:mod:`.readers`) and the
+:class:`ComparisonTable` container every estimator reads (:mod:`.table`)."""
+from .checks import (MAX_TOTAL_WEIGHT, MAX_WEIGHT_RATIO, check_outcome, describe_rows, factorize_items,
+                     to_float)
+from .table import ComparisonTable, as_table
+
+__all__ = ["ComparisonTable", "as_table", "describe_rows", "factorize_items", "check_outcome", "to_float",
+           "MAX_TOTAL_WEIGHT", "MAX_WEIGHT_RATIO"]
