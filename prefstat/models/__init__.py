@@ -2,7 +2,8 @@
 from .bradley_terry import BradleyTerry
 from .davidson import DavidsonBradleyTerry
 from .debiased import DebiasedBradleyTerry
+from .dipo import DIPO
 from .latent_class import LatentClassBT
 from .sign import SignEstimator
 
-__all__ = ["BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "LatentClassBT", "SignEstimator"]
+__all__ = ["DIPO", "BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "LatentClassBT", "SignEstimator"]
