@@ -469,9 +469,11 @@ class DIPO(BaseEstimator):
                                 self.n_folds, gtol=self.tol, max_iter=self.max_iter)
         coef = np.asarray(fit.coef)
         if not bool(fit.converged) or np.max(np.abs(D_h @ coef.T)) > DIVERGED_ETA:
-            raise ValueError("the logistic outcome model m did not converge on the human rows (the human labels are "
-                             "(nearly) separated by the judge label and F in some fold). Pass a penalised classifier "
-                             "as outcome_model, e.g. sklearn's LogisticRegression(), or add human labels.")
+            raise ValueError("the logistic outcome model m did not converge on the human rows: in some fold the human "
+                             "labels are (nearly) separated by the judge features and F, or those features are "
+                             "collinear (e.g. F contains what determines the judge's logit). Drop redundant columns "
+                             "of F, or pass a penalised classifier as outcome_model (e.g. sklearn's "
+                             "LogisticRegression()), or add human labels.")
         preds_h = [_sigmoid(np.sum(D * coef[folds], axis=1)) for D in add1[:len(sets_h)]]
         preds_t = [_sigmoid(D @ coef.T) @ share for D in add1[len(sets_h):]]
         return preds_h, preds_t

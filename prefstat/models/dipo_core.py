@@ -145,8 +145,9 @@ def ppi_power(a_target, g_target, a_human, y, w, g_human, k: int, pooled: bool) 
     is minimised by :math:`\lambda = \mathrm{Cov}_H(u, t)/n \,/\, (V_T(s)/N + V_H(t)/n)` (sample
     moments, divisor ``n - 1``). ``pooled=True`` (no density ratio: the samples share one law)
     follows ppi_py's ``_calc_lam_glm`` exactly instead: within each group,
-    ``Cov(y, a) / n_g`` (divisor ``n_g``) over ``(1/n_g + 1/N_g) Var(a)`` with ``Var`` the
-    (divisor ``- 1``) variance of ``a`` over both samples' rows of the group
+    ``Cov(y, a) / n_g`` (divisor ``n_g``) over ``(1/n_g + 1/N_g) Var(a)``, with ``Var`` the
+    (divisor ``- 1``) variance of ``a`` over both samples' rows of the group, i.e.
+    ``Cov(y, a) / ((1 + n_g/N_g) Var(a))``
     (Angelopoulos, Duchi & Zrnic 2023, arXiv 2311.01453).
     """
     if pooled:
@@ -155,7 +156,7 @@ def ppi_power(a_target, g_target, a_human, y, w, g_human, k: int, pooled: bool) 
             yh, ah, at = y[g_human == g], a_human[g_human == g], a_target[g_target == g]
             cov = np.mean((yh - yh.mean()) * (ah - ah.mean()))
             var = np.var(np.concatenate([ah, at]), ddof=1)
-            lam[g] = cov / ((1.0 / ah.size + 1.0 / at.size) * var) if var > 0 else 0.0
+            lam[g] = cov / ((1.0 + ah.size / at.size) * var) if var > 0 else 0.0
     else:
         N, n = a_target.size, a_human.size
         s = two_sample_mean(a_target, g_target, a_human, y, w, g_human, k, correct=False).phi_target
