@@ -32,10 +32,11 @@ from prefstat.simulate import BiasedJudge
 # A judge that is miscalibrated (temperature 0.5), tilted towards feature 0 and position-biased, whose
 # probability also follows coordinate 2 of z, which F does not contain (content both the humans and the
 # judge read). m(F, A) = E[Y | z0, z1, A] is then exactly logistic in (logit A, z0, z1):
-# logit g = beta^T z = 0.5 logit A - z0 - 0.3. Pool and human pairs differ in the mean of (z0, z1):
+# logit g = beta^T z = 0.7 logit A - z0 - 0.3 (temperature 0.7 keeps the judge logit below ~30, so no
+# probability rounds to exactly 1 in float64; a judge that outputs 1.0 needs judge_feature="label"). Pool and human pairs differ in the mean of (z0, z1):
 # the density ratio depends on F only and is log-linear in it.
-PROC = BiasedJudge(beta_true=(1.0, -0.5, 3.0), human_mean=(0.0, 0.0, 0.0), pool_mean=(0.5, 0.3, 0.0), tilt=1.0,
-                   tilt_feature=0, position_bias=0.3, temperature=0.5, judge_output="probability")
+PROC = BiasedJudge(beta_true=(1.0, -0.5, 2.0), human_mean=(0.0, 0.0, 0.0), pool_mean=(0.5, 0.3, 0.0), tilt=1.0,
+                   tilt_feature=0, position_bias=0.3, temperature=0.7, judge_output="probability")
 # The same judge giving 0/1 labels, with random flips, on one pair distribution (ppi_py cross-checks).
 LABEL_JUDGE = BiasedJudge(beta_true=(1.0, -0.5, 3.0), flip_rate=0.1, tilt=1.0, tilt_feature=0, position_bias=0.3,
                           temperature=0.5)
