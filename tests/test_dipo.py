@@ -29,12 +29,12 @@ from prefstat.models.dipo_core import calibration_error, judge_features
 from prefstat.nuisance import PoorOverlapWarning, assign_folds
 from prefstat.simulate import BiasedJudge
 
-# A judge that is miscalibrated (temperature 0.5), tilted towards feature 0 and position-biased, whose
+# A judge that is miscalibrated (temperature 0.7), tilted towards feature 0 and position-biased, whose
 # probability also follows coordinate 2 of z, which F does not contain (content both the humans and the
 # judge read). m(F, A) = E[Y | z0, z1, A] is then exactly logistic in (logit A, z0, z1):
-# logit g = beta^T z = 0.7 logit A - z0 - 0.3 (temperature 0.7 keeps the judge logit below ~30, so no
-# probability rounds to exactly 1 in float64; a judge that outputs 1.0 needs judge_feature="label"). Pool and human pairs differ in the mean of (z0, z1):
-# the density ratio depends on F only and is log-linear in it.
+# logit g = beta^T z = 0.7 logit A - z0 - 0.3. (The judge logit stays far below 36, so no probability
+# rounds to exactly 1 in float64: a judge that outputs 1.0 needs judge_feature="label".) Pool and human
+# pairs differ in the mean of (z0, z1): the density ratio depends on F only and is log-linear in it.
 PROC = BiasedJudge(beta_true=(1.0, -0.5, 2.0), human_mean=(0.0, 0.0, 0.0), pool_mean=(0.5, 0.3, 0.0), tilt=1.0,
                    tilt_feature=0, position_bias=0.3, temperature=0.7, judge_output="probability")
 # The same judge giving 0/1 labels, with random flips, on one pair distribution (ppi_py cross-checks).
@@ -193,6 +193,12 @@ def test_cluster_covariance_with_singleton_clusters_is_the_robust_one(shifted):
     groups = np.where(h, np.arange(h.size) // 2, np.nan).astype(object)
     paired = ps.DIPO(method="ppi", cov_type="cluster").fit(F, d["y"], d["ai_label"], density_ratio=w, groups=groups)
     assert paired.stderr_ != pytest.approx(robust.stderr_, rel=1e-6)
+    # with cross-fitted nuisances the clusters are kept within one fold (grouped folds); estimates stay close
+    # to the row-level fit (same model, different folds: differences of order stderr / sqrt(n))
+    both = ps.DIPO(density_ratio="classifier", cov_type="cluster", random_state=0).fit(F, d["y"], d["ai_label"],
+                                                                                     groups=groups)
+    rows = ps.DIPO(density_ratio="classifier", random_state=0).fit(F, d["y"], d["ai_label"])
+    assert abs(both.estimate_ - rows.estimate_) < rows.stderr_ / 3 and np.isfinite(both.stderr_)
 
 
 def test_symmetrised_m_is_antisymmetric_under_swapping():
@@ -307,6 +313,9 @@ def test_diagnostics_and_sklearn_contract(shifted):
     (dict(target="human"), r"target marks human-labelled rows 0, 1"),
     (dict(cov_type="cluster"), r"cov_type='cluster' needs groups"),
     (dict(method="mean"), r"method must be one of"),
+    (dict(method="ppi", symmetrize=True), r"outcome_model and symmetrize belong to method='dipo'"),
+    (dict(groups="robust"), r"groups were passed to fit but cov_type='robust'"),
+    (dict(symmetrize=True, ai_label="no zeros"), r"symmetrize=True needs judge labels whose swap"),
     (dict(F="nan"), r"F column 1 has NaN"),
 ])
 def test_errors_name_the_problem(unshifted, change, match):
@@ -325,6 +334,10 @@ def test_errors_name_the_problem(unshifted, change, match):
         a = None
     elif change.get("ai_label") == "above one":
         a[5] = 1.5
+    elif change.get("ai_label") == "no zeros":
+        a = np.where(a == 0.0, 0.5, a)  # labels 0.5 and 1: their swaps 0.5 and 0 are not all labels that occur
+    if change.get("groups") == "robust":
+        fit["groups"] = np.arange(h.size)
     if change.get("by") == "no human":
         fit["by"] = np.where(h, "a", np.where(np.arange(h.size) % 2, "a", "pool-only"))
     dr = change.get("density_ratio")
@@ -341,7 +354,7 @@ def test_errors_name_the_problem(unshifted, change, match):
         fit["target"] = np.ones(h.size, bool)
     if change.get("F") == "nan":
         F[4, 1] = np.nan
-    for key in ("outcome_model", "cov_type", "method"):
+    for key in ("outcome_model", "cov_type", "method", "symmetrize"):
         if key in change:
             params[key] = change[key]
     with pytest.raises(ValueError, match=match):
@@ -493,3 +506,25 @@ def test_by_groups_joint_coverage():
     lo, hi = binomial_band(reps)
     assert lo <= hits.mean() <= hi, (hits.mean(), (lo, hi))
     assert np.all(np.abs(errs.mean(0)) < 3 * errs.std(0, ddof=1) / np.sqrt(reps)), errs.mean(0)
+
+
+@pytest.mark.slow
+def test_unbiased_and_covers_1000_reps():
+    """The issue's acceptance size (>= 500): DIPO with known and with estimated weights over 1000 new tables,
+    |bias| < 3 MC SE and coverage inside the 99.9% binomial band; AI-only never covers."""
+    reps = 1000
+    data = draws(PROC, 4242, reps)
+    out = {name: np.zeros((reps, 2)) for name in ("known", "estimated", "ai")}
+    for r in range(reps):
+        Z, y, a, h = data["Z"][r], data["y"][r], data["ai_label"][r], data["is_human"][r]
+        F = Z[:, :2]
+        fits = {"known": ps.DIPO(random_state=r).fit(F, y, a, density_ratio=PROC.density_ratio(Z[h])),
+                "estimated": ps.DIPO(density_ratio="classifier", random_state=r).fit(F, y, a),
+                "ai": ps.DIPO(method="ai").fit(F, y, a)}
+        for name, fit in fits.items():
+            out[name][r] = fit.estimate_, fit.stderr_
+    lo, hi = binomial_band(reps)
+    for name in ("known", "estimated"):
+        bias, mcse, cover, _ = _summary(out[name], PROC.psi)
+        assert abs(bias) < 3 * mcse and lo <= cover <= hi, (name, bias, mcse, cover, (lo, hi))
+    assert _summary(out["ai"], PROC.psi)[2] < 0.05

@@ -67,7 +67,11 @@ every group).
 consistent when either :math:`m` or :math:`w` is right, and the estimated
 nuisances' errors do not enter the first-order asymptotics when both converge
 (product of rates :math:`o(n^{-1/2})`), so no correction for estimating them is
-needed in the variance.
+needed in the variance. With one nuisance wrong the estimate stays consistent
+but the interval is not guaranteed: the estimating equation is then no longer
+orthogonal in the other nuisance, whose estimation error becomes first order
+and is not in the variance (the tests show under-coverage with :math:`w = 1`
+under a shift).
 
 **Variance.** Influence values :math:`\phi` (:mod:`prefstat.models.dipo_core`):
 :math:`(\hat m - \bar m_g)/p_g` on target rows of group :math:`g`,
@@ -75,7 +79,9 @@ needed in the variance.
 independent, so
 :math:`\hat V = \widehat{\mathrm{Var}}_T(\phi)/N + \widehat{\mathrm{Var}}_H(\phi)/n`
 (divisor ``- 1`` in each sample; :func:`prefstat.inference.influence_cov`),
-or cluster-robust with the clusters nested in the samples
+treating the ``by`` group of a row as part of the random pair (group sizes
+random; the cross-group covariances follow), or cluster-robust with the
+clusters nested in the samples
 (:func:`prefstat.inference.cluster_influence_cov`, statsmodels' small-sample
 factor). Wald intervals. With well-specified :math:`m` and :math:`w` this
 attains the semiparametric efficiency bound
@@ -236,6 +242,9 @@ class DIPO(BaseEstimator):
             raise ValueError(f"judge_feature must be one of {JUDGE_FEATURES}; got {self.judge_feature!r}.")
         if self.cov_type not in ("robust", "cluster"):
             raise ValueError(f"cov_type must be 'robust' or 'cluster'; got {self.cov_type!r}.")
+        if self.method != "dipo" and (self.outcome_model is not None or self.symmetrize):
+            raise ValueError(f"outcome_model and symmetrize belong to method='dipo'; method={self.method!r} uses a "
+                             "fixed outcome function (the judge score, lam * score, 0). Leave them at their defaults.")
 
     @staticmethod
     def _features(F, m: int) -> np.ndarray:
