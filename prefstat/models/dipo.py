@@ -349,6 +349,7 @@ class DIPO(BaseEstimator):
             raise ValueError("symmetrize=True needs judge labels whose swap 1 - a is again a label that occurs "
                              f"(0 and 1, and 0.5 for ties); ai_label takes the values {np.unique(ai).tolist()}.")
         w = self._weights(density_ratio, X, ai, human, tgt, judge, by, codes)
+        unweighted = density_ratio is None and self.density_ratio is None  # w = 1: one pair distribution
         y_h, a_h, a_t = y_all[human], ai[human], ai[tgt]
         sw = np.bincount(g_h[g_h >= 0], weights=w[g_h >= 0], minlength=k)
         if np.any(sw <= 0):
@@ -363,7 +364,7 @@ class DIPO(BaseEstimator):
         elif self.method == "human":
             m_h, m_t = np.zeros(n), np.zeros(N)
         else:
-            lam, lam_raw = ppi_power(a_t, g_t, a_h, y_h, w, g_h, k, pooled=self._unweighted)
+            lam, lam_raw = ppi_power(a_t, g_t, a_h, y_h, w, g_h, k, pooled=unweighted)
             self.lam_, self.lam_unclipped_ = lam, lam_raw
             m_t = lam[g_t] * a_t
             m_h = np.where(g_h >= 0, lam[np.maximum(g_h, 0)], 0.0) * a_h
@@ -395,7 +396,7 @@ class DIPO(BaseEstimator):
         self.m_[tgt], self.m_[human] = m_t, m_h
         self.density_ratio_ = w
         self.n_human_, self.n_target_ = n, N
-        self._diagnose(res, np.diag(robust), np.diag(robust0), w, y_h, a_h, m_h, g_h, k, scalar, names)
+        self._diagnose(res, np.diag(robust), np.diag(robust0), w, y_h, a_h, m_h, g_h, k, scalar, names, unweighted)
         return self
 
     def _needs_judge_features(self) -> bool:
@@ -405,7 +406,6 @@ class DIPO(BaseEstimator):
     def _weights(self, known, X, ai, human, tgt, judge, by, codes) -> np.ndarray:
         """(n_human,) density-ratio weights on the human rows (row order); never clipped."""
         estimated = self.density_ratio is not None
-        self._unweighted = known is None and not estimated
         if known is not None and estimated:
             raise ValueError("density_ratio weights were passed to fit but the estimator is configured with "
                              f"density_ratio={self.density_ratio!r}; use one or the other.")
@@ -512,7 +512,7 @@ class DIPO(BaseEstimator):
         c_h = pd.factorize(codes[human])[0]
         return np.asarray(cluster_influence_cov(psi, np.r_[c_t, c_h], samples=masks))
 
-    def _diagnose(self, res, variance, var0, w, y_h, a_h, m_h, g_h, k, scalar, names):
+    def _diagnose(self, res, variance, var0, w, y_h, a_h, m_h, g_h, k, scalar, names, unweighted):
         def per_group(values):
             values = np.asarray(values, np.float64)
             return float(values[0]) if scalar else pd.Series(values, index=pd.Index(names, name="group"))
@@ -550,7 +550,7 @@ class DIPO(BaseEstimator):
         if self.lam_ is not None:
             self.diagnostics_["lam"] = per_group(self.lam_)
         self.n_eff_ = self.diagnostics_["n_eff"]
-        if not self._unweighted:
+        if not unweighted:
             warn_poor_overlap(weights, stacklevel=3)
 
     def conf_int(self, level: float = 0.95) -> np.ndarray:
