@@ -199,7 +199,7 @@ class DIPO(BaseEstimator):
     m_ : (n_rows,) outcome function used (cross-fitted ``m``, the judge score, ``lam A`` or 0), NaN
         outside the target and human rows
     density_ratio_ : (n_human,) weights used on the human rows, in row order
-    lam_ : (k,) PPI++ power (``method="ppi++"``), else None
+    lam_ : (k,) PPI++ power (``method="ppi++"``; before clipping to [0, 1]: ``lam_unclipped_``), else None
     n_human_, n_target_ : sample sizes
     diagnostics_ : dict: ``n_eff`` (n times the human-only variance over this estimator's),
         ``variance``, ``variance_human_only``, ``variance_bound`` and ``efficiency_ratio``
