@@ -9,8 +9,8 @@ JAX configuration (see :mod:`prefstat._x64`).
 """
 from . import datasets
 from .data import ComparisonTable
-from .models import BradleyTerry, DavidsonBradleyTerry, DebiasedBradleyTerry, LatentClassBT, SignEstimator
+from .models import DIPO, BradleyTerry, DavidsonBradleyTerry, DebiasedBradleyTerry, LatentClassBT, SignEstimator
 
-__all__ = ["BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "LatentClassBT", "SignEstimator",
+__all__ = ["DIPO", "BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "LatentClassBT", "SignEstimator",
            "ComparisonTable", "datasets"]
 __version__ = "0.1.0"

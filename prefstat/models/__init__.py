@@ -3,8 +3,9 @@ from .base import PreferenceClassifier, preference_accuracy, preference_accuracy
 from .bradley_terry import BradleyTerry
 from .davidson import DavidsonBradleyTerry
 from .debiased import DebiasedBradleyTerry
+from .dipo import DIPO
 from .latent_class import LatentClassBT
 from .sign import SignEstimator
 
-__all__ = ["BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "LatentClassBT", "SignEstimator",
+__all__ = ["BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "DIPO", "LatentClassBT", "SignEstimator",
            "PreferenceClassifier", "preference_accuracy", "preference_accuracy_scorer"]
