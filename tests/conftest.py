@@ -14,6 +14,13 @@ import warnings
 import numpy as np
 import pytest
 import statsmodels.api as sm
+from hypothesis import settings
+
+# Property tests run the same examples on every machine: CI starts from a clean checkout with no
+# example database, so randomised example generation would make a red build depend on luck.
+# (Explicit @settings(...) in a test override only the options they name.)
+settings.register_profile("prefstat", derandomize=True, print_blob=True)
+settings.load_profile("prefstat")
 
 # Item names deliberately NOT in sorted order of their index, so that a test
 # that confused "position in my array" with "position in items_" would fail.

@@ -17,6 +17,10 @@ from prefstat._x64 import x64_scope
 from prefstat.design import SparseRowsDesign
 from prefstat.models.bradley_terry import fit_core
 
+# These tests pass the same groups to every cov_type on purpose; the warning that non-cluster
+# fits ignore them is tested in test_model_shell.py.
+pytestmark = pytest.mark.filterwarnings("ignore:groups= is not used:UserWarning")
+
 K = 8
 THETA = np.linspace(-1.0, 1.0, K) - np.linspace(-1.0, 1.0, K).mean()
 GAMMA = 0.3

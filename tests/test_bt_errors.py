@@ -12,6 +12,10 @@ from hypothesis import strategies as st
 import prefstat as ps
 from prefstat import ComparisonTable as CT
 
+# These tests pass the same groups to every cov_type on purpose; the warning that non-cluster
+# fits ignore them is tested in test_model_shell.py.
+pytestmark = pytest.mark.filterwarnings("ignore:groups= is not used:UserWarning")
+
 X_ITEMS = np.array([["a", "b"], ["b", "c"], ["c", "a"], ["b", "a"], ["c", "b"], ["a", "c"]], dtype=object)
 Y = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0])  # a > b > c > a and back: strongly connected
 

@@ -22,6 +22,10 @@ from hypothesis import strategies as st
 import prefstat as ps
 from conftest import item_X, simulate_items
 
+# These tests pass the same groups to every cov_type on purpose; the warning that non-cluster
+# fits ignore them is tested in test_model_shell.py.
+pytestmark = pytest.mark.filterwarnings("ignore:groups= is not used:UserWarning")
+
 TOL = 1e-8
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 seeds = st.integers(0, 2**31 - 1)

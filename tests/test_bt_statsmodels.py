@@ -23,6 +23,10 @@ import scipy.sparse as sp
 import prefstat as ps
 from conftest import assert_close, centering, expand, item_design, item_X, simulate_items, sm_glm
 
+# These tests pass the same groups to every cov_type on purpose; the warning that non-cluster
+# fits ignore them is tested in test_model_shell.py.
+pytestmark = pytest.mark.filterwarnings("ignore:groups= is not used:UserWarning")
+
 COV_TYPES = ["model", "robust", "cluster"]
 
 

@@ -63,7 +63,7 @@ class ComparisonTable:
 
     # ------------------------------------------------------------------ basics
     @property
-    def ndescribe_rows(self) -> int:
+    def n_rows(self) -> int:
         return int(self.outcome.shape[0])
 
     def __len__(self) -> int:
