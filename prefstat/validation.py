@@ -106,3 +106,13 @@ def warn_caller(message: str, category=UserWarning) -> None:
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def is_probabilistic_classifier(obj) -> bool:
+    """True for a scikit-learn classifier with ``predict_proba`` (nuisance models must give probabilities)."""
+    from sklearn.base import is_classifier
+
+    try:
+        return is_classifier(obj) and hasattr(obj, "predict_proba")
+    except AttributeError:  # sklearn's tag lookup fails on objects that are not estimators at all
+        return False

@@ -37,6 +37,15 @@ BAD = {
         ("n_classes", 0), ("n_classes", 2.0), ("n_init", 0), ("alpha", -1.0), ("tol", 0.0), ("tol", -1.0),
         ("max_iter", 0), ("random_state", "seed"),
     ],
+    # the two estimators that take judge labels validate through the same shared helpers
+    "DebiasedBradleyTerry": [
+        ("lam", 1.5), ("lam", "ppi"), ("n_folds", 1), ("n_folds", 2.5), ("cov_type", "model"), ("tol", 0.0),
+        ("max_iter", 0), ("order_effect", 1), ("random_state", -1),
+    ],
+    "DIPO": [
+        ("n_folds", 1), ("n_folds", True), ("symmetrize", 1), ("judge_feature", "probit"), ("cov_type", "model"),
+        ("method", "mean"), ("tol", -1.0), ("max_iter", 0), ("random_state", "seed"),
+    ],
 }
 CASES = [(est, name, value) for est, bad in BAD.items() for name, value in bad]
 
@@ -57,6 +66,9 @@ def test_bad_hyperparameter_raises_naming_it(estimator, name, value):
         params["cov_type"] = "bootstrap"
     est = getattr(ps, estimator)(**params)
     kwargs = {"groups": g} if estimator == "LatentClassBT" else {}
+    if estimator in ("DebiasedBradleyTerry", "DIPO"):
+        kwargs = {"ai_label": np.where(y == 0.5, 1.0, y)}
+        y = np.where(np.arange(y.size) < 30, y, np.nan)  # human labels on half the rows, the pool on the rest
     with pytest.raises(ValueError, match=rf"\b{re.escape(name)}\b") as err:
         est.fit(Z, y, **kwargs)
     assert "\n" not in str(err.value)  # one line

@@ -112,7 +112,6 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
@@ -120,7 +119,8 @@ from ..data import ComparisonTable, factorize_items
 from ..design import SparseRowsDesign, feature_design, pad_rows, padded_size
 from ..existence import check_identifiable
 from ..inference import influence_sandwich
-from ..validation import check_bool, check_int, check_option, check_random_state, check_real
+from ..validation import (check_bool, check_int, check_option, check_random_state, check_real,
+                          is_probabilistic_classifier)
 from ..nuisance import (PoorOverlapWarning, assign_folds, check_finite_ratio, crossfit_logistic_ratio,
                         crossfit_predict, density_ratio_from_proba, fold_size_ratio, group_codes, known_ratio,
                         split_samples, warn_poor_overlap, weight_diagnostics)
@@ -130,13 +130,6 @@ from .debiased_core import DebiasedFit, fit_core, row_weights
 # PoorOverlapWarning and crossfit_logistic_ratio live in prefstat.nuisance; re-exported here, where they were first.
 __all__ = ["DebiasedBradleyTerry", "DebiasedFit", "PoorOverlapWarning", "fit_core", "crossfit_logistic_ratio",
            "fit_ai_only", "fit_naive_pooled"]
-
-
-def _is_probabilistic_classifier(obj) -> bool:
-    try:
-        return is_classifier(obj) and hasattr(obj, "predict_proba")
-    except AttributeError:  # sklearn's tag lookup fails on objects that are not estimators at all
-        return False
 
 
 # --------------------------------------------------------------------------- estimator
@@ -216,7 +209,7 @@ class DebiasedBradleyTerry(BradleyTerry):
         if self.density_ratio not in (None, "classifier"):
             raise ValueError(f"density_ratio must be None or 'classifier'; got {self.density_ratio!r} (pass known "
                              "ratios to fit(..., density_ratio=weights)).")
-        if self.classifier is not None and not _is_probabilistic_classifier(self.classifier):
+        if self.classifier is not None and not is_probabilistic_classifier(self.classifier):
             raise ValueError("classifier must be a scikit-learn classifier with predict_proba (or None for the "
                              f"built-in logistic regression); got {self.classifier!r}.")
         check_int("n_folds", self.n_folds, 2)

@@ -115,13 +115,11 @@ humans').
 """
 from __future__ import annotations
 
-import numbers
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
@@ -131,18 +129,13 @@ from ..losses import DIVERGED_ETA
 from ..nuisance import (assign_folds, check_finite_ratio, crossfit_logistic, crossfit_logistic_ratio,
                         crossfit_predict, density_ratio_from_proba, fold_size_ratio, group_codes, known_ratio,
                         split_samples, warn_poor_overlap, weight_diagnostics)
+from ..validation import (check_bool, check_int, check_option, check_random_state, check_real,
+                          is_probabilistic_classifier)
 from .dipo_core import (JUDGE_FEATURES, calibration_error, judge_features, ppi_power, two_sample_mean)
 
 __all__ = ["DIPO", "METHODS"]
 
 METHODS = ("dipo", "ppi", "ppi++", "human", "ai")
-
-
-def _is_probabilistic_classifier(obj) -> bool:
-    try:
-        return is_classifier(obj) and hasattr(obj, "predict_proba")
-    except AttributeError:  # sklearn's tag lookup fails on objects that are not estimators
-        return False
 
 
 # Robust (row-level, two-sample) covariance from influence values, jitted: fits inside a Monte-Carlo
@@ -224,24 +217,21 @@ class DIPO(BaseEstimator):
 
     # ---------------------------------------------------------------- checks
     def _check_params(self):
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {self.method!r}.")
-        if self.outcome_model is not None and not _is_probabilistic_classifier(self.outcome_model):
+        check_option("method", self.method, METHODS)
+        if self.outcome_model is not None and not is_probabilistic_classifier(self.outcome_model):
             raise ValueError("outcome_model must be a scikit-learn classifier with predict_proba (or None for the "
                              f"built-in logistic regression); got {self.outcome_model!r}.")
         dr = self.density_ratio
-        if not (dr is None or (isinstance(dr, str) and dr == "classifier") or _is_probabilistic_classifier(dr)):
+        if not (dr is None or (isinstance(dr, str) and dr == "classifier") or is_probabilistic_classifier(dr)):
             raise ValueError("density_ratio must be None, 'classifier' or a scikit-learn classifier with "
                              f"predict_proba; got {dr!r} (pass known ratios to fit(..., density_ratio=weights)).")
-        k = self.n_folds
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 2:
-            raise ValueError(f"n_folds must be an integer >= 2; got {k!r}.")
-        if not isinstance(self.symmetrize, (bool, np.bool_)):
-            raise ValueError(f"symmetrize must be True or False; got {self.symmetrize!r}.")
-        if self.judge_feature not in JUDGE_FEATURES:
-            raise ValueError(f"judge_feature must be one of {JUDGE_FEATURES}; got {self.judge_feature!r}.")
-        if self.cov_type not in ("robust", "cluster"):
-            raise ValueError(f"cov_type must be 'robust' or 'cluster'; got {self.cov_type!r}.")
+        check_int("n_folds", self.n_folds, 2)
+        check_bool("symmetrize", self.symmetrize)
+        check_option("judge_feature", self.judge_feature, JUDGE_FEATURES)
+        check_option("cov_type", self.cov_type, ("robust", "cluster"))
+        check_random_state("random_state", self.random_state)
+        check_real("tol", self.tol, 0.0, low_open=True)
+        check_int("max_iter", self.max_iter, 1)
         if self.method != "dipo" and (self.outcome_model is not None or self.symmetrize):
             raise ValueError(f"outcome_model and symmetrize belong to method='dipo'; method={self.method!r} uses a "
                              "fixed outcome function (the judge score, lam * score, 0). Leave them at their defaults.")
