@@ -221,7 +221,7 @@ def _cell_frame(study: Study, cell: Cell) -> pd.DataFrame:
 
 
 # Compiled jit(vmap(core)) programs of this process: (adapter, process, data avals) -> executable.
-# Adapters and processes are frozen dataclasses, so equal ones hash equal and share a program;
+# Adapters and processes are frozen dataclasses, so equal ones (same repr too) share a program;
 # an unhashable one (e.g. an array field) is compiled every time. Bounded: oldest entries go first.
 _COMPILED: dict = {}
 _COMPILED_MAX = 64
@@ -229,7 +229,7 @@ _COMPILED_MAX = 64
 
 def _jitted_sampler(study, process, n, draw):
     """``jit(vmap(draw))``, one per (study class, pool ratio, process, n) in this process."""
-    key = ("sampler", type(study), study.pool_ratio, process, n)
+    key = ("sampler", type(study), repr(study.pool_ratio), process, repr(process), n)
     try:
         hit = _COMPILED.get(key)
     except TypeError:
@@ -249,7 +249,9 @@ def _remember(key, value):
 def _compiled(est, process, data):
     """(executable of ``vmapped(est, process)`` for ``data``'s shapes, seconds spent compiling)."""
     leaves, tree = jax.tree_util.tree_flatten(data)
-    key = (est, process, tree, tuple((x.shape, str(x.dtype)) for x in leaves), jax.config.jax_enable_x64)
+    # repr as well as equality: 1 == 1.0 == True and 0.0 == -0.0, but the traced constants differ
+    key = (est, process, repr(est), repr(process), tree, tuple((x.shape, str(x.dtype)) for x in leaves),
+           jax.config.jax_enable_x64)
     try:
         hit = _COMPILED.get(key)
     except TypeError:  # unhashable adapter or process
