@@ -15,10 +15,10 @@ import os
 import sys
 import warnings
 
-import numpy as np
-import pandas as pd
-
 from .exceptions import StudyError
+
+# Start-up: numpy, pandas, JAX and the models are imported inside the commands that use them, so
+# `prefstat --help` (and argument errors) answer without loading them.
 
 __all__ = ["main"]
 
@@ -26,6 +26,18 @@ _NUMBER = "{:.6g}"  # every number the command prints: 6 significant digits
 
 
 class _Parser(argparse.ArgumentParser):
+    """One-line errors; ``epilog_factory`` builds the epilog only when the help is shown (the simulate
+    epilog lists the registered studies, which imports the simulation engine and JAX)."""
+
+    def __init__(self, *args, epilog_factory=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._epilog_factory = epilog_factory
+
+    def format_help(self):
+        if self._epilog_factory is not None:
+            self.epilog, self._epilog_factory = self._epilog_factory(), None
+        return super().format_help()
+
     def error(self, message):  # one clear line, no usage dump
         raise _CLIError(f"{message} (see `{self.prog} --help`)")
 
@@ -126,7 +138,9 @@ def _cmd_fit(args) -> int:
     return 0
 
 
-def _print_fit(model, summary: pd.DataFrame, source: str) -> None:
+def _print_fit(model, summary, source: str) -> None:
+    import pandas as pd
+
     print(f"Bradley-Terry MLE on {source}")
     print(f"  cov_type={model.cov_type}  nobs={model.nobs_:.6g}  loglik={model.loglik_:.6g}  "
           f"deviance={model.deviance_:.6g}  iterations={model.n_iter_}  converged={model.converged_}")
@@ -134,7 +148,7 @@ def _print_fit(model, summary: pd.DataFrame, source: str) -> None:
         print(summary.to_string())
 
 
-def _fit_json(model, summary: pd.DataFrame, level: float) -> dict:
+def _fit_json(model, summary, level: float) -> dict:
     rows = summary.reset_index()
     rows["parameter"] = rows["parameter"].astype(str)
     return {
@@ -146,6 +160,8 @@ def _fit_json(model, summary: pd.DataFrame, level: float) -> dict:
 
 
 def _cmd_demo(args) -> int:
+    import numpy as np
+
     from . import datasets
     from .models import BradleyTerry
 
@@ -247,7 +263,8 @@ def main(argv=None) -> int:
     sub.add_parser("demo", help="fit the bundled tables and print the report")
     sim = sub.add_parser("simulate", help="run a built-in simulation study (bt-coverage, heterogeneity, ai-judge)",
                          description="Run a built-in simulation study; writes results.parquet, report.md and plots.",
-                         epilog=_simulate_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+                         epilog_factory=_simulate_epilog,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     sim.add_argument("study", help="study name: bt-coverage, heterogeneity or ai-judge")
     reps = sim.add_mutually_exclusive_group()
     reps.add_argument("--reps", type=int, help=f"replications per cell (default: {QUICK_REPS}, a quick look)")

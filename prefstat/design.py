@@ -25,7 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["DenseDesign", "SparseRowsDesign", "sparse_rows_from_scipy", "padded_size", "pad_rows", "feature_design"]
+__all__ = ["DenseDesign", "SparseRowsDesign", "sparse_rows_from_scipy", "padded_size", "pad_rows", "feature_design",
+           "padded_columns", "pad_columns"]
 
 
 @partial(jax.tree_util.register_dataclass, data_fields=["X"], meta_fields=[])
@@ -117,6 +118,30 @@ def padded_size(m: int) -> int:
     if m <= 1 << 16:
         return max(64, 1 << (m - 1).bit_length())
     return m
+
+
+def padded_columns(p: int) -> int:
+    """Parameter count to pad ``p`` columns to: powers of two from 8 up to 256, so that tables with
+    different numbers of items share one compiled program; above 256 a dense Newton step (p^3)
+    would cost more than a compile, so larger ``p`` is not padded."""
+    if p <= 256:
+        return max(8, 1 << (p - 1).bit_length())
+    return p
+
+
+def pad_columns(design, penalty, p: int):
+    """``(design, penalty)`` with ``p`` columns: zero columns whose parameters carry penalty 1.
+
+    A padded parameter has zero gradient and a unit Hessian block uncoupled from the others, so
+    the minimiser, the objective and the leading block of the information are those of the
+    unpadded problem (the padded coordinates stay exactly 0). Only a :class:`SparseRowsDesign`
+    is padded (its columns are indices, so padding copies nothing); any other design is returned
+    unchanged.
+    """
+    penalty = np.asarray(penalty, np.float64)
+    if not isinstance(design, SparseRowsDesign) or p <= design.p:
+        return design, penalty
+    return SparseRowsDesign(cols=design.cols, vals=design.vals, p=p), np.r_[penalty, np.ones(p - design.p)]
 
 
 def pad_rows(arr, m: int, value=0) -> np.ndarray:

@@ -36,6 +36,7 @@ building, existence checks, covariance and prediction, which share the
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass
 from functools import partial
@@ -47,7 +48,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
 from ..data import ComparisonTable, as_table, factorize_items
-from ..design import DenseDesign, SparseRowsDesign, feature_design, pad_rows, padded_size
+from ..design import (DenseDesign, SparseRowsDesign, feature_design, pad_columns, pad_rows, padded_columns,
+                      padded_size)
 from ..existence import check_beat_graph, check_identifiable, find_separation
 from ..inference import COV_TYPES, EstimationResults, Inference
 from ..losses import (SUSPICIOUS_ETA, logistic_fit, logistic_group_scores, logistic_meat,
@@ -318,20 +320,31 @@ class BradleyTerry(PreferenceClassifier):
         ``order``: +1/-1/0 order indicator (see ``order_effect``).
         """
         prob = self._prepare(X, y, sample_weight, groups, order)
-        W, WY, penalty = (jnp.asarray(v) for v in (prob.W, prob.WY, prob.penalty))
+        p = prob.design.p
+        # Compiled programs are shared across tables: rows are padded to buckets (padded_size), and
+        # so are the parameters of item-level / sparse designs (zero columns, unit penalty: the
+        # padded coordinates stay 0 and every reported number is that of the unpadded problem).
+        design, penalty = pad_columns(prob.design, prob.penalty, padded_columns(p))
+        padded = dataclasses.replace(prob, design=design, penalty=penalty)
+        W, WY = jnp.asarray(prob.W), jnp.asarray(prob.WY)
         self._opts = self._solver_options(prob.design)
-        res = fit_core(prob.design, W, WY, penalty, jnp.zeros(prob.design.p), **self._opts)
-        eta = np.asarray(prob.design.matvec(res.x))
+        res_pad = fit_core(design, W, WY, jnp.asarray(penalty), jnp.zeros(design.p), **self._opts)
+        eta = np.asarray(design.matvec(res_pad.x))
+        # sliced on the host: an eager slice of a device array would compile once per p again
+        res = res_pad._replace(x=np.asarray(res_pad.x)[:p], grad=np.asarray(res_pad.grad)[:p],
+                               hess=np.asarray(res_pad.hess)[:p, :p])
         self._check_solution(prob, res, eta)
         meat = None
         if self.cov_type == "robust":
-            meat = np.asarray(logistic_meat(prob.design, W, WY, jnp.asarray(prob.WY2), res.x))
+            meat = np.asarray(logistic_meat(design, W, WY, jnp.asarray(prob.WY2), res_pad.x))[:p, :p]
 
         group_scores = None
         if prob.group is not None:
-            group_scores = np.asarray(logistic_group_scores(prob.design, W, WY, res.x, jnp.asarray(prob.group),
-                                                    prob.n_groups))
-        draws = self._bootstrap(prob, res.x) @ prob.T.T if self.cov_type == "bootstrap" else None
+            group_scores = np.asarray(logistic_group_scores(design, W, WY, res_pad.x, jnp.asarray(prob.group),
+                                                            prob.n_groups))[:, :p]
+        draws = None
+        if self.cov_type == "bootstrap":
+            draws = self._bootstrap(padded, res_pad.x)[:, :p] @ prob.T.T
         return self._store(prob, res, meat, group_scores, draws)
 
     # Number of reported parameters after the coefficients and the order effect (e.g. a tie parameter).

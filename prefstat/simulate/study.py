@@ -23,10 +23,15 @@ the order in which cells run; only ``runtime_s`` (wall time) differs.
 
 Execution: for an estimator with a pure JAX core, the replications of a cell
 run as one compiled ``jit(vmap(core))`` per chunk of replications (chunks are
-padded to one shape, so each cell compiles once; compilation is excluded from
-``runtime_s``, which is the amortised per-replication run time). Estimators
-without a core are fitted in a Python loop. ``backend="dask"`` sends cells to
-a ``dask.distributed`` cluster as tasks.
+padded to one shape; compilation is excluded from ``runtime_s``, which is the
+amortised per-replication run time). Compiled programs are kept in a
+process-wide cache keyed by (adapter, process, data shapes and dtypes), so
+cells with the same shapes and repeated ``run()`` calls compile once (plus
+JAX's persistent cache across processes, see :mod:`prefstat.runtime`). The
+compile time is reported separately: ``df.attrs["compile_s"]`` of the results
+(seconds per estimator, 0 when every program came from the cache) and
+``Study.compile_s_``. Estimators without a core are fitted in a Python loop.
+``backend="dask"`` sends cells to a ``dask.distributed`` cluster as tasks.
 """
 from __future__ import annotations
 
@@ -129,8 +134,15 @@ class Study:
             frames = self._run_dask(cells, client, progress)
         else:
             raise ValueError(f"backend must be 'local' or 'dask'; got {backend!r}.")
+        compile_s = {}
+        for frame in frames:  # per-cell compile times travel in the frames' attrs (also from Dask workers)
+            for name, seconds in frame.attrs.get("compile_s", {}).items():
+                compile_s[name] = compile_s.get(name, 0.0) + seconds
         df = pd.concat(frames, ignore_index=True)
-        return df.sort_values(["_cell", "estimator", "rep"], kind="stable").drop(columns="_cell").reset_index(drop=True)
+        self.compile_s_ = compile_s
+        df = df.sort_values(["_cell", "estimator", "rep"], kind="stable").drop(columns="_cell").reset_index(drop=True)
+        df.attrs["compile_s"] = compile_s
+        return df
 
     def _run_dask(self, cells, client, progress):
         from dask.distributed import Client, as_completed
@@ -187,10 +199,10 @@ def _cell_frame(study: Study, cell: Cell) -> pd.DataFrame:
     seed = int(np.random.SeedSequence([study.seed, cell.index]).generate_state(1)[0])
     keys = jax.random.split(jax.random.PRNGKey(seed), study.reps)
     draw = study.sampler(process, cell.n)
-    sample = jax.jit(jax.vmap(draw))
+    sample = _jitted_sampler(study, process, cell.n, draw)
     chunk = study.chunk or max(1, min(study.reps, int(2e7 // _data_size(draw))))
     z_eval = None
-    rows = []
+    rows, compile_s = [], {}
     for est in study.estimators:
         truth = est.truth(process)
         if est.compare == "direction":
@@ -198,13 +210,60 @@ def _cell_frame(study: Study, cell: Cell) -> pd.DataFrame:
             if z_eval is None:
                 eval_data = study.sampler(process, _EVAL_SIZE)(jax.random.PRNGKey(seed ^ 0x5EED))
                 z_eval = np.asarray(eval_data["Z"]) if "Z" in eval_data else False
-        out, runtime = _estimate(est, process, sample, keys, chunk)
+        out, runtime, compile_s[est.name] = _estimate(est, process, sample, keys, chunk)
         rows.append(_rows(est, cell, out, truth, runtime, study.level, z_eval))
     frame = pd.concat(rows, ignore_index=True)
     for name, value in cell.params:
         frame.insert(0, name, [value] * len(frame))
     frame["_cell"] = cell.index
+    frame.attrs["compile_s"] = compile_s
     return frame
+
+
+# Compiled jit(vmap(core)) programs of this process: (adapter, process, data avals) -> executable.
+# Adapters and processes are frozen dataclasses, so equal ones (same repr too) share a program;
+# an unhashable one (e.g. an array field) is compiled every time. Bounded: oldest entries go first.
+_COMPILED: dict = {}
+_COMPILED_MAX = 64
+
+
+def _jitted_sampler(study, process, n, draw):
+    """``jit(vmap(draw))``, one per (study class, pool ratio, process, n) in this process."""
+    key = ("sampler", type(study), repr(study.pool_ratio), process, repr(process), n)
+    try:
+        hit = _COMPILED.get(key)
+    except TypeError:
+        return jax.jit(jax.vmap(draw))
+    if hit is None:
+        hit = _remember(key, jax.jit(jax.vmap(draw)))
+    return hit
+
+
+def _remember(key, value):
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.pop(next(iter(_COMPILED)))
+    _COMPILED[key] = value
+    return value
+
+
+def _compiled(est, process, data):
+    """(executable of ``vmapped(est, process)`` for ``data``'s shapes, seconds spent compiling)."""
+    leaves, tree = jax.tree_util.tree_flatten(data)
+    # repr as well as equality: 1 == 1.0 == True and 0.0 == -0.0, but the traced constants differ
+    key = (est, process, repr(est), repr(process), tree, tuple((x.shape, str(x.dtype)) for x in leaves),
+           jax.config.jax_enable_x64)
+    try:
+        hit = _COMPILED.get(key)
+    except TypeError:  # unhashable adapter or process
+        key, hit = None, None
+    if hit is not None:
+        return hit, 0.0
+    t0 = time.perf_counter()
+    compiled = vmapped(est, process).lower(data).compile()
+    elapsed = time.perf_counter() - t0
+    if key is not None:
+        _remember(key, compiled)
+    return compiled, elapsed
 
 
 def _data_size(draw) -> int:
@@ -216,25 +275,25 @@ def _data_size(draw) -> int:
 def _estimate(est, process, sample, keys, chunk):
     """Estimates for all replications: vmapped core by padded chunks, or a host loop.
 
-    Returns ({key: (reps, ...) array}, per-replication runtime); ``stderr`` is absent when the
-    adapter reports none.
+    Returns ({key: (reps, ...) array}, per-replication runtime, compile seconds); ``stderr`` is
+    absent when the adapter reports none.
     """
     reps = keys.shape[0]
-    outs, elapsed = [], 0.0
+    outs, elapsed, compile_s = [], 0.0, 0.0
     if isinstance(est, VmappedAdapter):
-        fn, compiled = vmapped(est, process), None
+        compiled = None
         for start in range(0, reps, chunk):
             idx = np.minimum(np.arange(start, start + chunk), reps - 1)  # pad the last chunk to one shape
             data = sample(keys[idx])
             if compiled is None:
-                compiled = fn.lower(data).compile()
+                compiled, compile_s = _compiled(est, process, data)
             t0 = time.perf_counter()
             out = jax.block_until_ready(compiled(data))
             elapsed += time.perf_counter() - t0
             take = min(chunk, reps - start)
             outs.append({k: np.asarray(v)[:take] for k, v in out.items() if v is not None})
         merged = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
-        return merged, elapsed / reps
+        return merged, elapsed / reps, compile_s
     per_rep = []
     for r in range(reps):
         data = {k: np.asarray(v)[0] for k, v in sample(keys[r : r + 1]).items()}
@@ -254,7 +313,7 @@ def _estimate(est, process, sample, keys, chunk):
         merged["stderr"] = np.stack([nan if o.get("stderr") is None else o["stderr"] for o in per_rep])
     for key in dict.fromkeys(k for o in per_rep for k in o if k not in RESULT_KEYS):
         merged[key] = _column([o.get(key) for o in per_rep])
-    return merged, elapsed / reps
+    return merged, elapsed / reps, 0.0
 
 
 def _column(values):

@@ -1,0 +1,220 @@
+"""Quick speed-regression guard (under 2 minutes): fails when a ratio falls below 70% of its recorded value.
+
+Every figure is a ratio measured side by side in this one run (higher is better), so it depends
+far less on the machine than a wall time:
+
+* ``import_speedup``      time of ``import jax, pandas, sklearn`` / time of ``import prefstat`` (fresh processes)
+* ``cached_cli_speedup``  ``prefstat fit`` on the bundled baseball table, cold cache / warm cache (fresh processes)
+* ``items_vs_choix``      choix.ilsr_pairwise / prefstat BT with model SEs, 20k comparisons x 50 items (warm)
+* ``features_vs_sklearn`` sklearn LogisticRegression (no SEs) / prefstat BT with robust SEs, 100k x 16 (warm)
+* ``sim_vs_sklearn``      per-fit time of a scikit-learn loop / of a vmapped ``Study`` (BT with SEs, n=2000, d=10)
+* ``contention``          BT fit (20k x 50) quiet / beside a second process running a simulation (1 = no slowdown)
+
+Usage::
+
+    python benchmarks/guard.py             # measure, compare with benchmarks/guard_reference.json
+    python benchmarks/guard.py --record    # measure and store the figures as the new reference
+
+Timings on a machine shared with other jobs are noisy: run it on an idle machine (check ``uptime``);
+it is not part of CI for that reason. A peer that is not installed (choix, scikit-learn) is skipped
+and reported. Exit code 1 when a ratio is below 70% of its reference.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+REFERENCE = HERE / "guard_reference.json"
+THRESHOLD = 0.7
+BASEBALL = ["fit", str(ROOT / "prefstat" / "datasets" / "data" / "baseball.csv"), "--left", "home_team",
+            "--right", "away_team", "--left-wins", "home_wins", "--right-wins", "away_wins", "--order-effect"]
+
+
+def _env(**extra) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    for k in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "XLA_FLAGS"):
+        env.pop(k, None)  # set by `import prefstat` in this process; children decide for themselves
+    env.update(extra)
+    return env
+
+
+def _wall(args, env, repeats=3) -> float:
+    """Median wall time of a fresh Python process running ``args``."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, *args], env=env, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def _warm(fn, repeats=3) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def _items(n, k, seed=0):
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(size=k)
+    a = rng.integers(0, k, n)
+    b = (a + rng.integers(1, k, n)) % k
+    y = (rng.random(n) < 1 / (1 + np.exp(-(theta[a] - theta[b])))).astype(float)
+    return np.column_stack([a, b]), y
+
+
+def import_speedup() -> float:
+    env = _env()
+    return _wall(["-c", "import jax, pandas, sklearn"], env) / _wall(["-c", "import prefstat"], env)
+
+
+def cached_cli_speedup() -> float:
+    cli = ["-c", "import sys; from prefstat.cli import main; sys.exit(main())", *BASEBALL]
+    with tempfile.TemporaryDirectory() as tmp:
+        cold = [_wall(cli, _env(XDG_CACHE_HOME=os.path.join(tmp, str(i))), repeats=1) for i in range(2)]
+        warm_env = _env(XDG_CACHE_HOME=os.path.join(tmp, "0"))
+        return float(np.median(cold)) / _wall(cli, warm_env)
+
+
+def items_vs_choix() -> float | None:
+    try:
+        import choix
+    except ImportError:
+        return None
+    import prefstat as ps
+
+    X, y = _items(20_000, 50)
+    pairs = [(int(a), int(b)) if w else (int(b), int(a)) for (a, b), w in zip(X, y)]
+    ours = _warm(lambda: ps.BradleyTerry().fit(X, y))
+    return _warm(lambda: choix.ilsr_pairwise(50, pairs, alpha=0.0)) / ours
+
+
+def features_vs_sklearn() -> float | None:
+    try:
+        from sklearn.linear_model import LogisticRegression
+    except ImportError:
+        return None
+    import prefstat as ps
+
+    rng = np.random.default_rng(1)
+    Z = rng.normal(size=(100_000, 16))
+    y = (rng.random(100_000) < 1 / (1 + np.exp(-Z @ rng.normal(size=16) / 4))).astype(float)
+    ours = _warm(lambda: ps.BradleyTerry(cov_type="robust", design="features").fit(Z, y))
+    sk = LogisticRegression(C=np.inf, fit_intercept=False, tol=1e-8, max_iter=1000)
+    return _warm(lambda: sk.fit(Z, y)) / ours
+
+
+def sim_vs_sklearn() -> float | None:
+    try:
+        from sklearn.linear_model import LogisticRegression
+    except ImportError:
+        return None
+    from prefstat.simulate import FeatureBT, Study
+    from prefstat.simulate.estimators import BTSim
+
+    beta = tuple(np.linspace(-1, 1, 10))
+    study = Study(FeatureBT(beta=beta), [BTSim()], sizes=[2000], reps=200, seed=0)
+    study.run(progress=False)  # compile (cached for the timed run)
+    per_fit = float(study.run(progress=False).runtime_s.iloc[0])
+    import jax
+
+    from prefstat._x64 import x64_scope
+
+    with x64_scope():
+        data = [FeatureBT(beta=beta).sample(jax.random.PRNGKey(i), 2000) for i in range(10)]
+    sk = LogisticRegression(C=np.inf, fit_intercept=False, tol=1e-8, max_iter=1000)
+    t0 = time.perf_counter()
+    for d in data:
+        sk.fit(np.asarray(d["Z"]), np.asarray(d["y"]))
+    return (time.perf_counter() - t0) / len(data) / per_fit
+
+
+_FIT_LOOP = """
+import sys, time, numpy as np, prefstat as ps
+rng = np.random.default_rng(0)
+k, n = 50, 20_000
+a = rng.integers(0, k, n); b = (a + rng.integers(1, k, n)) % k
+y = (rng.random(n) < 0.5).astype(float); X = np.column_stack([a, b])
+bt = ps.BradleyTerry(); bt.fit(X, y)
+ts = []
+for _ in range(15):
+    t0 = time.perf_counter(); bt.fit(X, y); ts.append(time.perf_counter() - t0)
+print(np.median(ts))
+"""
+
+_SIMULATION = "from prefstat.cli import main; main(['simulate', 'bt-coverage', '--reps', '200', '--out', sys.argv[1]])"
+
+
+def contention() -> float:
+    env = _env()
+
+    def fit_time() -> float:
+        out = subprocess.run([sys.executable, "-c", _FIT_LOOP], env=env, check=True, capture_output=True, text=True)
+        return float(out.stdout.split()[-1])
+
+    quiet = fit_time()
+    with tempfile.TemporaryDirectory() as tmp:
+        other = subprocess.Popen([sys.executable, "-c", "import sys; " + _SIMULATION, tmp], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(5)  # let it get past its imports and compilation
+            busy = fit_time()
+        finally:
+            other.kill()
+            other.wait()
+    return quiet / busy
+
+
+METRICS = {"import_speedup": import_speedup, "cached_cli_speedup": cached_cli_speedup,
+           "items_vs_choix": items_vs_choix, "features_vs_sklearn": features_vs_sklearn,
+           "sim_vs_sklearn": sim_vs_sklearn, "contention": contention}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--record", action="store_true", help="store the measured ratios as the new reference")
+    ap.add_argument("--only", help="comma-separated metric names (default: all)")
+    args = ap.parse_args(argv)
+    names = args.only.split(",") if args.only else list(METRICS)
+    unknown = set(names) - set(METRICS)
+    if unknown:
+        ap.error(f"unknown metrics {sorted(unknown)}; choose from {list(METRICS)}")
+    reference = json.loads(REFERENCE.read_text())["ratios"] if REFERENCE.exists() else {}
+    load = os.getloadavg()[0]
+    print(f"load average at start {load:.2f} on {os.cpu_count()} cores" + (" (loaded: noisy)" if load > 0.5 else ""))
+    measured, failed = {}, []
+    for name in names:
+        ratio = METRICS[name]()
+        if ratio is None:
+            print(f"{name:<20} skipped (peer not installed)")
+            continue
+        measured[name] = ratio
+        ref = reference.get(name)
+        verdict = "no reference" if ref is None else ("ok" if ratio >= THRESHOLD * ref else "FAIL")
+        if verdict == "FAIL":
+            failed.append(name)
+        print(f"{name:<20} {ratio:8.3g}   reference {'-' if ref is None else f'{ref:.3g}'}   {verdict}")
+    if args.record:
+        REFERENCE.write_text(json.dumps({"load_average": round(load, 2), "cores": os.cpu_count(),
+                                         "ratios": {**reference, **measured}}, indent=2) + "\n")
+        print(f"recorded in {REFERENCE}")
+        return 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

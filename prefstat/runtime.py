@@ -1,0 +1,99 @@
+"""How prefstat sets up JAX: a persistent compilation cache, and XLA CPU threads sized to the machine.
+
+Almost all of the time of a small fit (``prefstat fit`` on an 80-row table) is
+XLA compilation, repeated in every new process. prefstat therefore keeps
+compiled programs in a persistent cache, and reads them back in the next
+process instead of compiling again.
+
+What :func:`configure` (run once by ``import prefstat``) does, and only when
+you have not set the corresponding JAX option yourself:
+
+* **Compilation cache.** JAX's persistent cache is a process-wide option
+  (``jax_compilation_cache_dir``); JAX offers no per-function switch. If it is
+  unset (no ``JAX_COMPILATION_CACHE_DIR`` in the environment and, when JAX is
+  already imported, no ``jax.config.jax_compilation_cache_dir``), prefstat sets
+  it to :func:`cache_dir` (``$XDG_CACHE_HOME/prefstat/jax``, by default
+  ``~/.cache/prefstat/jax``) and lowers the minimum compile time worth caching
+  to 0 s (JAX's default of 1 s would skip every prefstat program). Because the
+  option is process-wide, JAX programs of your own in the same process are then
+  cached in that directory too. Before JAX is imported this is done through the
+  environment variables JAX reads at import (``JAX_COMPILATION_CACHE_DIR``,
+  ``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS``), so subprocesses started
+  afterwards (e.g. Dask workers) share the cache; otherwise through
+  ``jax.config.update``.
+* **CPU threads.** XLA's CPU client starts a thread pool with one thread per
+  core, and concurrent JAX processes (a notebook beside a simulation, or Dask
+  workers on one machine) then fight over the cores. If prefstat is the one
+  starting JAX (JAX not yet imported) and ``XLA_FLAGS`` is unset, it sets
+  ``XLA_FLAGS`` from :func:`xla_flags` (Eigen's intra-op thread pool off: the
+  fits prefstat runs are small enough that one thread per op is fastest once
+  another process competes). With ``XLA_FLAGS`` set, or JAX imported first,
+  nothing changes.
+
+Turn either off with the environment variables ``PREFSTAT_NO_CACHE=1`` and
+``PREFSTAT_NO_XLA_FLAGS=1`` (set them before ``import prefstat``), or set the
+JAX options yourself. The cache directory can be deleted at any time.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["cache_dir", "configure", "xla_flags", "dask_worker_env", "NO_CACHE_ENV", "NO_XLA_FLAGS_ENV"]
+
+NO_CACHE_ENV = "PREFSTAT_NO_CACHE"
+NO_XLA_FLAGS_ENV = "PREFSTAT_NO_XLA_FLAGS"
+_CACHE_ENV = "JAX_COMPILATION_CACHE_DIR"
+_MIN_TIME_ENV = "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"
+
+
+def _off(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def cache_dir() -> str:
+    """Directory of prefstat's persistent compilation cache: ``$XDG_CACHE_HOME/prefstat/jax`` (default
+    ``~/.cache/prefstat/jax``), the XDG base-directory rule without a dependency."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "prefstat", "jax")
+
+
+def xla_flags() -> str:
+    """``XLA_FLAGS`` prefstat uses when it starts JAX itself (see the module docstring)."""
+    return "--xla_cpu_multi_thread_eigen=false"
+
+
+def dask_worker_env(n_workers: int, n_cores: int | None = None) -> dict:
+    """Environment for ``n_workers`` JAX worker processes sharing ``n_cores`` (default: all) cores.
+
+    Each worker gets at most ``n_cores // n_workers`` (>= 1) threads for the BLAS libraries and
+    XLA's single-threaded Eigen ops, so the workers together do not oversubscribe the machine.
+    Pass it as ``env=`` to ``dask.distributed.LocalCluster`` (or export it before starting
+    ``dask worker``).
+    """
+    if n_workers < 1:
+        raise ValueError(f"n_workers must be at least 1; got {n_workers}.")
+    cores = n_cores if n_cores is not None else (os.cpu_count() or 1)
+    threads = str(max(1, cores // n_workers))
+    env = {name: threads for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    if "XLA_FLAGS" not in os.environ and not _off(NO_XLA_FLAGS_ENV):
+        env["XLA_FLAGS"] = xla_flags()
+    return env
+
+
+def configure() -> None:
+    """Set up the compilation cache and XLA threads as the module docstring says (idempotent)."""
+    jax_loaded = "jax" in sys.modules
+    if not _off(NO_CACHE_ENV):
+        if not jax_loaded:
+            if _CACHE_ENV not in os.environ:
+                os.environ[_CACHE_ENV] = cache_dir()
+                os.environ.setdefault(_MIN_TIME_ENV, "0")
+        else:
+            import jax
+
+            if jax.config.jax_compilation_cache_dir is None:
+                jax.config.update("jax_compilation_cache_dir", cache_dir())
+                jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    if not jax_loaded and "XLA_FLAGS" not in os.environ and not _off(NO_XLA_FLAGS_ENV):
+        os.environ["XLA_FLAGS"] = xla_flags()
