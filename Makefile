@@ -5,7 +5,10 @@ RUN_VENV  := .venv-run
 TEST_VENV := .venv-test
 BENCH_VENV := .venv-bench
 
-.PHONY: demo test bench
+.PHONY: demo test bench chromium
+
+# The demo report's browser test needs Debian's Chromium (no browser is downloaded by a test tool).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
 $(RUN_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(RUN_VENV)
@@ -28,7 +31,13 @@ $(BENCH_VENV)/.installed: pyproject.toml
 demo: $(RUN_VENV)/.installed
 	$(RUN_VENV)/bin/prefstat demo
 
-test: $(TEST_VENV)/.installed
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { echo "installing Debian's chromium for the report test"; \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { $(SUDO) apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium >/dev/null; }; }
+
+test: $(TEST_VENV)/.installed chromium
 	$(TEST_VENV)/bin/python -m pytest -q
 
 bench: $(BENCH_VENV)/.installed

@@ -165,6 +165,7 @@ def _cmd_demo(args) -> int:
     from . import datasets
     from .models import BradleyTerry
 
+    _check_output_dir(args.out or "prefstat-report", files=("index.html",))  # before any work
     print("prefstat demo: Bradley-Terry on the bundled classic tables\n")
     baseball = datasets.load_baseball()
     for cov in ("model", "robust", "bootstrap"):
@@ -175,6 +176,18 @@ def _cmd_demo(args) -> int:
     citations = datasets.load_citations()
     bt = BradleyTerry(reference="Biometrika").fit(citations)
     _print_fit(bt, bt.summary(), "journal citations (Stigler 1994), reference Biometrika")
+    return _demo_report(args)
+
+
+def _demo_report(args) -> int:
+    from .report import build_demo
+
+    out = args.out or "prefstat-report"
+    kind = "quick (under a minute or two)" if args.quick else "standard (a few minutes on 2 cores)"
+    print(f"prefstat demo: {kind} report with small simulation studies; progress below", flush=True)
+    path = build_demo(out, quick=args.quick, seed=args.seed)
+    print(f"report written to {os.path.abspath(path)} (raw results in {os.path.join(out, 'results')}/ and "
+          f"{os.path.join(out, 'tables')}/); open it in a browser")
     return 0
 
 
@@ -210,11 +223,11 @@ def _simulate_epilog() -> str:
     return "\n".join(lines)
 
 
-def _check_output_dir(path: str) -> None:
+def _check_output_dir(path: str, files=("results.parquet", "report.md")) -> None:
     """Fail before the study runs if ``path`` cannot become (or is not) a writable directory."""
     if os.path.exists(path) and not os.path.isdir(path):
-        raise ValueError(f"--out {path!r} is an existing file; give a directory (it receives results.parquet, "
-                         "report.md and the plots).")
+        raise ValueError(f"--out {path!r} is an existing file; give a directory (it receives "
+                         f"{', '.join(files)} and the figures).")
     existing = os.path.abspath(path)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
@@ -222,7 +235,7 @@ def _check_output_dir(path: str) -> None:
         raise ValueError(f"--out {path!r}: {existing!r} is a file, so the directory cannot be created.")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"--out {path!r}: the directory {existing!r} is not writable.")
-    for name in ("results.parquet", "report.md"):
+    for name in files:
         target = os.path.join(path, name)
         if os.path.isdir(target) or (os.path.exists(target) and not os.access(target, os.W_OK)):
             raise ValueError(f"--out {path!r}: {target!r} exists and cannot be overwritten.")
@@ -260,7 +273,12 @@ def main(argv=None) -> int:
                          description="Fit a Bradley-Terry model to a CSV/Parquet comparison table.",
                          epilog=_FIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _fit_args(fit)
-    sub.add_parser("demo", help="fit the bundled tables and print the report")
+    demo = sub.add_parser("demo", help="fit the bundled tables, run small studies, write an HTML report",
+                          description="Fit the bundled tables, run small versions of the built-in studies and "
+                                      "write a self-contained HTML report (index.html) with the raw results.")
+    demo.add_argument("--out", help="output directory (default: prefstat-report)")
+    demo.add_argument("--quick", action="store_true", help="a smaller, faster report (default: off)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the studies (default: 0)")
     sim = sub.add_parser("simulate", help="run a built-in simulation study (bt-coverage, heterogeneity, ai-judge)",
                          description="Run a built-in simulation study; writes results.parquet, report.md and plots.",
                          epilog_factory=_simulate_epilog,

@@ -28,7 +28,7 @@ from matplotlib.ticker import LogFormatter, NullFormatter
 
 from .diagnostics import coverage_report, metrics
 
-__all__ = ["plot_error_vs_n", "plot_coverage", "plot_ci_width", "n_ticks", "plain_log_labels", "estimator_styles",
+__all__ = ["plot_error_vs_n", "plot_coverage", "plot_ci_width", "plot_forest", "n_ticks", "plain_log_labels", "estimator_styles",
            "legend_outside", "error_label", "N_LABEL"]
 
 N_LABEL = "n (comparisons)"
@@ -130,6 +130,22 @@ def plot_ci_width(df: pd.DataFrame, ax=None):
     ax.set(xscale="log", yscale="log", xlabel=N_LABEL, ylabel="mean CI width (log-odds)", title="Interval width")
     n_ticks(ax, m["n"].unique())
     plain_log_labels(ax)
+    legend_outside(ax)
+    return fig
+
+
+def plot_forest(summary: pd.DataFrame, xlabel: str, title: str = "", level: float = 0.95, ax=None):
+    """Forest plot of a coefficient table (``estimate`` and the two interval columns last, rows = parameters):
+    one horizontal interval per row, largest estimate on top, a dotted line at 0."""
+    fig, ax = _axes(ax)
+    lower, upper = summary.columns[-2], summary.columns[-1]
+    rows = summary.sort_values("estimate")
+    y = np.arange(len(rows))
+    ax.hlines(y, rows[lower], rows[upper], color="C0", lw=2, label=f"{level:.0%} interval")
+    ax.plot(rows["estimate"], y, "o", color="C0", markersize=5, label="estimate")
+    ax.axvline(0.0, color="k", linestyle=":", lw=1.0, label="zero")
+    ax.set_yticks(y, labels=[str(i) for i in rows.index])
+    ax.set(xlabel=xlabel, ylabel="parameter (name)", title=title)
     legend_outside(ax)
     return fig
 

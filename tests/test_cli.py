@@ -87,13 +87,6 @@ def test_installed_command_exits_nonzero_without_traceback(tmp_path):
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
 
 
-def test_demo_prints_the_report(capsys):
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "home advantage: odds x1.353" in out  # exp(0.3023), Agresti's 0.302
-    assert "Comm Statist" in out
-
-
 def test_simulate_writes_results_report_and_plots(tmp_path, capsys):
     out = tmp_path / "sim"
     assert main(["simulate", "bt-coverage", "--reps", "20", "--sizes", "200", "400", "--out", str(out)]) == 0

@@ -235,13 +235,12 @@ def no_estimate_note(df: pd.DataFrame) -> str:
             "describe the replications with an estimate (column `no_estimate`).\n\n" + _table(counts))
 
 
-def write_report(spec: StudySpec, df: pd.DataFrame, out_dir: str) -> str:
-    """Parquet results, Markdown report and PNG plots in ``out_dir``; returns the Markdown text."""
+def study_report(spec: StudySpec, df: pd.DataFrame, heading: bool = True) -> tuple[str, dict]:
+    """The study's Markdown report and its figures (name -> Figure), shared by :func:`write_report` and the
+    HTML report of ``prefstat demo``; figures are referenced in the text as ``![name](name)``."""
     from .. import plotting
 
-    os.makedirs(out_dir, exist_ok=True)
-    save_results(df, os.path.join(out_dir, "results.parquet"))
-    sections = [f"# Study `{spec.name}`\n\n{spec.description}\n"]
+    sections = [f"# Study `{spec.name}`\n\n{spec.description}\n"] if heading else []
     note = no_estimate_note(df)
     if note:
         sections.append(note)
@@ -261,10 +260,17 @@ def write_report(spec: StudySpec, df: pd.DataFrame, out_dir: str) -> str:
     extra_sections, extra_figures = spec.extra_report(df)
     sections += extra_sections
     figures.update(extra_figures)
+    sections += [f"![{name}]({name})" for name in figures]
+    return "\n\n".join(sections) + "\n", figures
+
+
+def write_report(spec: StudySpec, df: pd.DataFrame, out_dir: str) -> str:
+    """Parquet results, Markdown report and PNG plots in ``out_dir``; returns the Markdown text."""
+    os.makedirs(out_dir, exist_ok=True)
+    save_results(df, os.path.join(out_dir, "results.parquet"))
+    text, figures = study_report(spec, df)
     for name, fig in figures.items():
         fig.savefig(os.path.join(out_dir, name), dpi=110)
-        sections.append(f"![{name}]({name})")
-    text = "\n\n".join(sections) + "\n"
     with open(os.path.join(out_dir, "report.md"), "w") as fh:
         fh.write(text)
     return text
