@@ -7,10 +7,10 @@ JAX precision: prefstat computes every estimate and standard error in float64
 inside a scoped ``jax.enable_x64(True)`` context; it never changes your global
 JAX configuration (see :mod:`prefstat._x64`).
 """
-from . import datasets
+from . import datasets, diagnose
 from .data import ComparisonTable
 from .models import DIPO, BradleyTerry, DavidsonBradleyTerry, DebiasedBradleyTerry, LatentClassBT, SignEstimator
 
 __all__ = ["DIPO", "BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "LatentClassBT", "SignEstimator",
-           "ComparisonTable", "datasets"]
+           "ComparisonTable", "datasets", "diagnose"]
 __version__ = "0.1.0"
