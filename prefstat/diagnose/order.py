@@ -58,6 +58,12 @@ def position_bias(table: ComparisonTable, level: float = 0.05) -> Diagnostic:
         return Diagnostic("position_bias", title, "skipped",
                           f"the order effect cannot be estimated: {' '.join(str(err).split())}")
     gamma, se = bt.order_effect_, bt.order_effect_stderr_
+    if not (np.isfinite(se) and se > 0):
+        # BradleyTerry can return a singular information (NaN standard errors) when the start point
+        # already solves the score equations; the cause is the same confounding.
+        return Diagnostic("position_bias", title, "skipped",
+                          "the order effect cannot be estimated: it is not identifiable (the order column is "
+                          "confounded with the abilities, e.g. every pair always shown in one orientation).")
     z = gamma / se
     p = float(2 * stats.norm.sf(abs(z)))
     q = normal_quantile(1 - level)
