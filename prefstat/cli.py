@@ -176,7 +176,8 @@ QUICK_REPS = 10  # default replications per cell: a quick look; --full runs each
 # about 7, so an idle machine is faster), split into a fixed part (JIT compilation) and a per-replication
 # part (the results' runtime_s) and extrapolated linearly in the replications; the full ai-judge figure is
 # the one measured for issue 10. Only a guide for choosing between the quick look and --full.
-RUN_TIME_2_CORES = {"bt-coverage": (30, 60), "heterogeneity": (780, 2520), "ai-judge": (590, 1800)}
+RUN_TIME_2_CORES = {"bt-coverage": (30, 60), "heterogeneity": (780, 2520), "ai-judge": (590, 1800),
+                    "diagnostics": (150, 6000)}
 
 
 def _duration(seconds) -> str:
