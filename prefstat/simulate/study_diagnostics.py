@@ -32,7 +32,7 @@ from statsmodels.stats.proportion import proportion_confint
 from ..data import ComparisonTable
 from .studies import STUDIES, StudySpec
 
-__all__ = ["DiagnosticsSpec", "DiagnosticsStudy", "EFFECTS"]
+__all__ = ["DiagnosticsSpec", "DiagnosticsStudy", "EFFECTS", "planted_table", "run_one"]
 
 LEVEL = 0.05
 EFFECTS = {"cycle": (0.0, 0.5, 1.0, 1.5), "position": (0.0, 0.1, 0.2, 0.3), "annotators": (0.0, 0.25, 0.5, 1.0),
@@ -84,6 +84,16 @@ def _disconnected_table(rng, n, effect):
     y = (rng.random(n) < 1 / (1 + np.exp(-(theta[a] - theta[b])))).astype(float)
     y[bridge] = np.arange(bridge.size) % 2  # bridges both ways, so the MLE can exist
     return ComparisonTable.from_items(_labels(a), _labels(b), y)
+
+
+def planted_table(defect: str, rng: np.random.Generator, n: int, effect) -> ComparisonTable:
+    """An item-level table with ``defect`` planted at strength ``effect`` (cycle, position, annotators,
+    disconnected; see the module docstring)."""
+    makers = {"cycle": _cycle_table, "position": _position_table, "annotators": _annotator_table,
+              "disconnected": _disconnected_table}
+    if defect not in makers:
+        raise ValueError(f"no item-level table for defect {defect!r}; choose from {sorted(makers)}.")
+    return makers[defect](rng, n, effect)
 
 
 def run_one(defect: str, effect: float, n: int, rng: np.random.Generator) -> dict:
