@@ -63,6 +63,20 @@ def test_deviance_pearson_and_leverage_match_statsmodels_glm():
     assert np.allclose(np.sqrt(np.diag(fit.cov)), bt.stderr_, rtol=1e-6)
 
 
+def test_zero_weight_rows_are_deleted_rows():
+    table, _ = _bt_table(13, n=600)
+    pair01 = np.array([sorted((a, b)) == ["m0", "m1"] for a, b in zip(table.left, table.right)])
+    w = np.where(pair01, 0.0, 1.0)  # the pair m0-m1 only in zero-weight rows: not a degree of freedom
+    w[:100] = 0.0
+    t0 = ps.ComparisonTable.from_items(table.left, table.right, table.outcome, weight=w)
+    keep = w > 0
+    t1 = ps.ComparisonTable.from_items(table.left[keep], table.right[keep], table.outcome[keep])
+    d0 = ps.diagnose(t0, checks="goodness_of_fit", n_bootstrap=0)["goodness_of_fit"]
+    d1 = ps.diagnose(t1, checks="goodness_of_fit", n_bootstrap=0)["goodness_of_fit"]
+    assert d0.details["df"] == d1.details["df"] == 15 - 1 - 5
+    assert d0.statistic == pytest.approx(d1.statistic, rel=1e-9)
+
+
 def test_pair_cells_orient_outcomes_to_the_lower_item():
     t = ps.ComparisonTable.from_items(["b", "a", "a", "b"], ["a", "b", "b", "a"], [1.0, 1.0, 0.5, 0.0],
                                       weight=[1, 2, 1, 3])

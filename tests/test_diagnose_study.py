@@ -1,5 +1,6 @@
 """The `diagnostics` study: registered, runs a tiny grid, writes its own report (rates with Wilson bands)."""
 import numpy as np
+import pytest
 
 from prefstat.simulate.studies import STUDIES, get_study, write_report
 from prefstat.simulate.study_diagnostics import DiagnosticsStudy, run_one
@@ -17,6 +18,7 @@ def test_study_is_registered_and_reports_rates(tmp_path):
     assert "Rejection rate" in text and (tmp_path / "power.png").exists() and (tmp_path / "results.parquet").exists()
 
 
+@pytest.mark.slow
 def test_strong_defects_are_detected_in_single_tables():
     rng = np.random.default_rng(0)
     assert run_one("cycle", 1.5, 1000, rng)["intransitivity"]

@@ -87,7 +87,7 @@ def goodness_of_fit(cells: PairCells, fit: PairFit, draws: NullDraws | None, lev
                     n_worst: int = 10) -> Diagnostic:
     """Deviance / Pearson test of BT against one probability per pair, and the worst pairs."""
     dev, pear = gof_statistics(cells.n, cells.wins, fit.p)
-    df = cells.m - (cells.k - 1)
+    df = int(np.sum(cells.n > 0)) - (cells.k - 1)  # pairs with weight, minus the free abilities
     v = cells.n * fit.p * (1 - fit.p)
     with np.errstate(divide="ignore", invalid="ignore"):
         resid = (cells.wins - cells.n * fit.p) / np.sqrt(v * np.clip(1.0 - fit.leverage, 1e-12, None))
