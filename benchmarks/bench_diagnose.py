@@ -70,7 +70,10 @@ def arenakit_flags(table):
     battles = [Battle(model_a=str(a), model_b=str(b), winner=winner[float(y)],
                       voter_id=None if v is None else str(v))
                for a, b, y, v in zip(table.left, table.right, table.outcome, voters)]
-    audit = run_audit(Arena(battles), n_resamples=200, seed=0)
+    try:
+        audit = run_audit(Arena(battles), n_resamples=200, seed=0)
+    except Exception as err:  # arenakit's own failure (e.g. its MM fit not converging) is counted, not fatal
+        return {"failed": f"{type(err).__name__}"}
     return {p.name: bool(p.triggered) for p in audit.probes}
 
 
@@ -81,7 +84,7 @@ def side_by_side(reps, seed):
     for ours, theirs, defect, strong in PAIRS:
         for effect in ((1, strong) if defect == "disconnected" else (0.0, strong)):
             rng = np.random.default_rng([seed, len(rows)])
-            hits_ours, hits_theirs, have = 0, 0, True
+            hits_ours, hits_theirs, have, failed = 0, 0, True, 0
             for _ in range(reps):
                 state = rng.bit_generator.state
                 hits_ours += bool(run_one(defect, effect, 1000, rng)[ours])
@@ -90,6 +93,8 @@ def side_by_side(reps, seed):
                 flags = arenakit_flags(planted_table(defect, rng2, 1000, effect))
                 if flags is None:
                     have = False
+                elif "failed" in flags:
+                    failed += 1
                 else:
                     hits_theirs += flags.get(theirs, False)
             label = ("null (two-way bridge)" if defect == "disconnected" and effect else
@@ -97,7 +102,7 @@ def side_by_side(reps, seed):
             if defect == "disconnected" and not effect:
                 label = "disconnected"
             rows.append((defect, label, ours, hits_ours / reps, theirs,
-                         hits_theirs / reps if have else None, reps))
+                         hits_theirs / max(reps - failed, 1) if have else None, reps, failed))
     return rows
 
 
@@ -132,13 +137,14 @@ def main(argv=None) -> int:
         report = ps.diagnose(table, n_bootstrap=200, n_permutations=200, max_annotators=50, figures=False)
         times.append(time.perf_counter() - t)
     verdicts = "\n".join(f"  - {d.line()}" for d in report)
+    print(f"diagnose on {n:,} x {k} x {g}: first call {times[0]:.1f} s, warm {times[1]:.1f} s", flush=True)
     sbs = side_by_side(REPS[mode], args.seed)
     load1 = os.getloadavg()
-    lines = ["| defect | board | prefstat test | prefstat rejection rate | arenakit probe | arenakit rate | boards |",
-             "|---|---|---|---|---|---|---|"]
-    for defect, label, ours, r_ours, theirs, r_theirs, reps in sbs:
+    lines = ["| defect | board | prefstat test | prefstat rejection rate | arenakit probe | arenakit rate "
+             "(boards where its audit ran) | boards | arenakit audit failed |", "|---|---|---|---|---|---|---|---|"]
+    for defect, label, ours, r_ours, theirs, r_theirs, reps, failed in sbs:
         theirs_txt = "not installed" if r_theirs is None else f"{r_theirs:.3g}"
-        lines.append(f"| {defect} | {label} | {ours} | {r_ours:.3g} | {theirs} | {theirs_txt} | {reps} |")
+        lines.append(f"| {defect} | {label} | {ours} | {r_ours:.3g} | {theirs} | {theirs_txt} | {reps} | {failed} |")
     loaded = load0[0] > 0.5 or load1[0] > (os.cpu_count() or 1)
     text = "\n".join([
         START, "## Table diagnostics (`benchmarks/bench_diagnose.py`)", "",
