@@ -34,14 +34,15 @@ _LAZY = {
     "SignEstimator": "prefstat.models",
     "ComparisonTable": "prefstat.data",
     "datasets": "prefstat.datasets",
+    "diagnose": "prefstat.diagnose",
 }
 
 __all__ = ["DIPO", "BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "LatentClassBT", "SignEstimator",
-           "ComparisonTable", "datasets"]
+           "ComparisonTable", "datasets", "diagnose"]
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # static analysers and IDEs see the names; at run time they are imported on first use
-    from . import datasets
+    from . import datasets, diagnose
     from .data import ComparisonTable
     from .models import DIPO, BradleyTerry, DavidsonBradleyTerry, DebiasedBradleyTerry, LatentClassBT, SignEstimator
 

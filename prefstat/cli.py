@@ -93,7 +93,7 @@ def _unused_options(args) -> None:
                              f"ignored. Add --cov bootstrap or drop {option}.")
 
 
-def _check_output_file(path: str, option: str) -> None:
+def check_output_file(path: str, option: str) -> None:
     """Fail before any work if ``path`` cannot be written as a file."""
     if os.path.isdir(path):
         raise ValueError(f"{option} {path!r} is a directory; give a file name.")
@@ -114,7 +114,7 @@ def _cmd_fit(args) -> int:
     if all(v is None for v in (args.outcome, args.left_wins, args.right_wins, args.ties)):
         raise ValueError("give --outcome (one comparison per row) or --left-wins (a count table).")
     if args.json:
-        _check_output_file(args.json, "--json")
+        check_output_file(args.json, "--json")
     # Every column option goes to the table reader, which rejects the combinations the Python API rejects
     # (with the same message): e.g. --outcome or --weight together with count columns.
     table = ComparisonTable.from_file(args.table, left=args.left, right=args.right, outcome=args.outcome,
@@ -138,14 +138,20 @@ def _cmd_fit(args) -> int:
     return 0
 
 
-def _print_fit(model, summary, source: str) -> None:
+def print_frame(frame) -> None:
+    """A DataFrame with the command's number format (6 significant digits)."""
     import pandas as pd
 
+    with pd.option_context("display.width", 120, "display.max_rows", 200, "display.max_colwidth", 200,
+                           "display.float_format", _NUMBER.format):
+        print(frame.to_string())
+
+
+def _print_fit(model, summary, source: str) -> None:
     print(f"Bradley-Terry MLE on {source}")
     print(f"  cov_type={model.cov_type}  nobs={model.nobs_:.6g}  loglik={model.loglik_:.6g}  "
           f"deviance={model.deviance_:.6g}  iterations={model.n_iter_}  converged={model.converged_}")
-    with pd.option_context("display.width", 120, "display.max_rows", 200, "display.float_format", _NUMBER.format):
-        print(summary.to_string())
+    print_frame(summary)
 
 
 def _fit_json(model, summary, level: float) -> dict:
@@ -198,7 +204,8 @@ QUICK_REPS = 10  # default replications per cell: a quick look; --full runs each
 # about 7, so an idle machine is faster), split into a fixed part (JIT compilation) and a per-replication
 # part (the results' runtime_s) and extrapolated linearly in the replications; the full ai-judge figure is
 # the one measured for issue 10. Only a guide for choosing between the quick look and --full.
-RUN_TIME_2_CORES = {"bt-coverage": (30, 60), "heterogeneity": (780, 2520), "ai-judge": (590, 1800)}
+RUN_TIME_2_CORES = {"bt-coverage": (30, 60), "heterogeneity": (780, 2520), "ai-judge": (590, 1800),
+                    "diagnostics": (150, 6000)}
 
 
 def _duration(seconds) -> str:
@@ -292,13 +299,16 @@ def main(argv=None) -> int:
     sim.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     sim.add_argument("--out", help="output directory (default: prefstat-STUDY)")
     sim.add_argument("--scheduler", help="dask scheduler address (default: none, run in-process)")
+    from . import cli_diagnose
+    cli_diagnose.add_parser(sub)
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise _CLIError("choose a command: fit, demo or simulate (see `prefstat --help`)")
+            raise _CLIError("choose a command: fit, diagnose, demo or simulate (see `prefstat --help`)")
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning  # restored on exit
-            return {"fit": _cmd_fit, "demo": _cmd_demo, "simulate": _cmd_simulate}[args.command](args)
+            return {"fit": _cmd_fit, "demo": _cmd_demo, "simulate": _cmd_simulate,
+                    "diagnose": cli_diagnose.run}[args.command](args)
     except (_CLIError, ValueError, OSError, StudyError) as err:
         print(f"prefstat: error: {_one_line(err)}", file=sys.stderr)
         return 2

@@ -265,7 +265,12 @@ def study_report(spec: StudySpec, df: pd.DataFrame, heading: bool = True) -> tup
 
 
 def write_report(spec: StudySpec, df: pd.DataFrame, out_dir: str) -> str:
-    """Parquet results, Markdown report and PNG plots in ``out_dir``; returns the Markdown text."""
+    """Parquet results, Markdown report and PNG plots in ``out_dir``; returns the Markdown text.
+
+    A spec with its own ``report(df, out_dir)`` (a study that is not an estimator comparison, e.g.
+    ``diagnostics``) writes its report itself."""
+    if hasattr(spec, "report"):
+        return spec.report(df, out_dir)
     os.makedirs(out_dir, exist_ok=True)
     save_results(df, os.path.join(out_dir, "results.parquet"))
     text, figures = study_report(spec, df)
@@ -274,3 +279,6 @@ def write_report(spec: StudySpec, df: pd.DataFrame, out_dir: str) -> str:
     with open(os.path.join(out_dir, "report.md"), "w") as fh:
         fh.write(text)
     return text
+
+
+from . import study_diagnostics  # noqa: E402,F401  (registers the 'diagnostics' study)
