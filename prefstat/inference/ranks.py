@@ -315,7 +315,9 @@ def separated_pairs(estimate, cov, names, level: float = 0.95, method: str = "ho
     (valid under any dependence); ``"max-t"``: step-down max-|t| adjusted p-values from the joint normal
     law of the differences (uses the correlation, so at least as powerful; Monte-Carlo with ``n_draws``).
     The family is fixed after looking at the estimated order (adjacent pairs); that is the usual
-    leaderboard reading, and with ``"all"`` it does not matter.
+    leaderboard reading, and with ``"all"`` it does not matter. Cost of ``"max-t"``: ``n_draws`` times
+    the number of pairs (about 7 CPU-seconds for all 19,900 pairs of 200 models at 10,000 draws; adjacent
+    pairs are cheap).
 
     Returns a DataFrame with one row per pair: ``first``, ``second``, ``rank_first``, ``difference``
     (first - second), ``stderr``, ``z``, ``p_value`` (unadjusted), ``p_adjusted``, ``separated``
