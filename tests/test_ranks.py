@@ -249,6 +249,26 @@ def test_step_down_refresh_is_exact():
     np.testing.assert_array_equal(worse, w2)
 
 
+def test_simultaneous_step_down_refresh_is_exact():
+    from prefstat.inference import ranks as R
+
+    est, cov = _board(12, 10)
+    dr = R._Draws(est, cov, 3000, 1)
+    rej = R._simultaneous_rejections(dr, 0.9, True)
+    p = est.size
+    OP, OM = np.where(np.eye(p, dtype=bool), -np.inf, 0.0), np.full((p, p), -np.inf)
+    brute = np.zeros((p, p), bool)
+    while True:
+        c = np.quantile(dr.rows(OP, OM, np.arange(dr.n)).max(axis=1), 0.9)
+        new = (OP == 0) & (dr.T > c)
+        if not new.any():
+            break
+        brute |= new
+        OP[new] = -np.inf
+    np.testing.assert_array_equal(rej, brute)
+    assert brute.sum() > 0
+
+
 def test_top_set_monotone_in_tau():
     est, cov = _board(20, 7)
     sets = [top_set(est, cov, t, n_draws=3000, random_state=1) for t in (1, 3, 10, 20)]
@@ -310,6 +330,18 @@ def test_comparisons_needed():
 def test_bad_input(args, match):
     with pytest.raises(ValueError, match=match):
         rank_confidence_sets(*args, n_draws=200)
+
+
+def test_errors_name_the_models():
+    cov = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    with pytest.raises(ValueError, match="'gpt-copy' and 'gpt' has zero variance"):
+        separated_pairs([1.0, 2.0, 0.0], cov, ["gpt", "gpt-copy", "other"])
+    with pytest.raises(ValueError, match="3 names for 2 estimates"):
+        separated_pairs([1.0, 2.0], np.eye(2), ["a", "b", "c"])
+    with pytest.raises(ValueError, match="pairs must hold two different positions"):
+        pairwise_max_t_critical(np.eye(3), pairs=[[0, 0]])
+    with pytest.raises(ValueError, match="i and j must be different"):
+        comparisons_needed([1.0, 2.0], np.eye(2), 10, 1, 1)
 
 
 def test_bad_options():

@@ -271,7 +271,7 @@ class EstimationResults:
         frame.attrs["critical_value"] = crit
         return frame
 
-    def simultaneous_pairwise(self, level: float = 0.95, names=None, n_draws: int = 100_000,
+    def simultaneous_pairwise(self, level: float = 0.95, names=None, n_draws: int = 20_000,
                               random_state=None) -> pd.DataFrame:
         """Every difference ``theta_i - theta_j`` (i before j in ``names``) with simultaneous (max-t over all
         differences) and marginal intervals; ``attrs["critical_value"]`` holds the max-t value."""

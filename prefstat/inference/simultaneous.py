@@ -29,6 +29,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg
 
 from .._x64 import x64_scope
 from ..validation import check_int, check_level, check_random_state
@@ -90,7 +91,8 @@ def covariance_factor(cov) -> np.ndarray:
     """A (k, k) matrix ``F`` with ``F F^T = cov`` (symmetric square root; rounding-negative eigenvalues
     set to 0), so that ``G F^T`` with standard normal ``G`` (n, k) are draws from N(0, cov)."""
     cov = check_covariance(cov)
-    lam, U = np.linalg.eigh(cov)
+    # LAPACK's divide-and-conquer driver: numpy's default eigh can be 50x slower on a busy machine
+    lam, U = scipy.linalg.eigh(cov, driver="evd")
     return U * np.sqrt(np.clip(lam, 0.0, None))
 
 
@@ -229,9 +231,12 @@ def pair_row_maxima(Z: np.ndarray, W: np.ndarray, OP: np.ndarray, OM: np.ndarray
     return out
 
 
-def pairwise_max_t_critical(cov, level: float = 0.95, n_draws: int = 100_000, random_state=None,
+def pairwise_max_t_critical(cov, level: float = 0.95, n_draws: int = 20_000, random_state=None,
                             pairs=None) -> float:
     """Max-|t| critical value over the differences ``theta_a - theta_b`` for ``pairs`` (default: all).
+
+    Each draw costs O(k^2) here (O(k) for :func:`max_t_critical`), hence the smaller default ``n_draws``:
+    with 20,000 draws the Monte-Carlo standard error of a 95% critical value near 4 is below 0.01.
 
     Works from k-dimensional draws, so the (q, q) covariance of the q = k(k-1)/2 differences is never
     formed (200 models: 19,900 differences); draws are generated and reduced in chunks."""
@@ -270,7 +275,7 @@ class PairwiseIntervals(NamedTuple):
     crit: float              # simultaneous critical value (the marginal one is normal_quantile(level))
 
 
-def simultaneous_pairwise_intervals(estimate, cov, level: float = 0.95, n_draws: int = 100_000,
+def simultaneous_pairwise_intervals(estimate, cov, level: float = 0.95, n_draws: int = 20_000,
                                     random_state=None, pairs=None) -> PairwiseIntervals:
     """Simultaneous (max-t) and marginal (Wald) intervals for the differences ``theta_a - theta_b``."""
     est, cov = check_estimate_cov(estimate, cov)
