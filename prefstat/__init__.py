@@ -9,8 +9,9 @@ JAX configuration (see :mod:`prefstat._x64`).
 """
 from . import datasets
 from .data import ComparisonTable
+from .leaderboard import Leaderboard
 from .models import DIPO, BradleyTerry, DavidsonBradleyTerry, DebiasedBradleyTerry, LatentClassBT, SignEstimator
 
 __all__ = ["DIPO", "BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "LatentClassBT", "SignEstimator",
-           "ComparisonTable", "datasets"]
+           "ComparisonTable", "datasets", "Leaderboard"]
 __version__ = "0.1.0"
