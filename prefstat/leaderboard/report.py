@@ -26,7 +26,7 @@ def plot_leaderboard(board, max_models: int = 80) -> Figure:
     ax.plot(t["rating"], y, "k|", ms=9, label="rating")
     ax.set_yticks(y, [str(m) for m in t.index], fontsize=7)
     ax.set_xlabel(f"rating (Elo points; scale {board.scale:g}, base {board.base:g})")
-    ax.legend(loc="lower right", fontsize=7)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06 - 1.5 / (k + 6)), ncol=3, fontsize=7)
     ax.grid(axis="x", alpha=0.3)
     ax2.hlines(y, t["sim_rank_lower"] - 0.3, t["sim_rank_upper"] + 0.3, color="C0", lw=1,
                label=f"simultaneous {level} rank set")
@@ -35,7 +35,7 @@ def plot_leaderboard(board, max_models: int = 80) -> Figure:
     ax2.plot(t["rank"], y, "k|", ms=9, label="rank")
     ax2.set_xlabel("rank (1 = best)")
     ax2.invert_xaxis()
-    ax2.legend(loc="lower left", fontsize=7)
+    ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06 - 1.5 / (k + 6)), ncol=2, fontsize=7)
     ax2.grid(axis="x", alpha=0.3)
     if len(board.table_) > max_models:
         fig.suptitle(f"top {max_models} of {len(board.table_)} models", fontsize=9)
