@@ -167,6 +167,11 @@ def main(argv=None) -> int:
                     help="write the section of benchmarks/RESULTS.md (default: yes unless --quick)")
     ap.add_argument("--no-write", dest="write", action="store_false")
     args = ap.parse_args(argv)
+    # arena-rank's bootstrap uses a multiprocessing Pool; forking a process whose JAX runtime has
+    # started threads deadlocks, so the workers are spawned instead.
+    import multiprocessing
+
+    multiprocessing.set_start_method("spawn", force=True)
     if args.quick:
         args.n_bootstrap = min(args.n_bootstrap, 10)
     n, k = SIZES["quick" if args.quick else "full"]

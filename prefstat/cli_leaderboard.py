@@ -57,7 +57,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--anchor", type=float, default=1000.0, help="anchor rating (default: 1000)")
     p.add_argument("--anchor-model", help="model that gets the anchor rating (default: none, the mean rating)")
     p.add_argument("--n-draws", type=int, default=100_000,
-                   help="Monte-Carlo draws of the max-|t| critical values and rank sets (default: 100000)")
+                   help="Monte-Carlo draws of the simultaneous intervals' max-|t| critical value (default: 100000)")
+    p.add_argument("--n-rank-draws", type=int,
+                   help="Monte-Carlo draws of the rank confidence sets (default: prefstat.inference.ranks' default)")
     p.add_argument("--seed", type=int, default=0, help="seed of those draws and of the bootstrap (default: 0)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON (full precision)")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
@@ -128,6 +130,7 @@ def run(args) -> int:
     board = Leaderboard(style=style, normalize=args.normalize or "relative", standardize=not args.no_standardize,
                         ties=args.ties, cov_type=args.cov, level=args.level, scale=args.scale, base=args.base,
                         anchor=args.anchor, anchor_model=args.anchor_model, n_draws=args.n_draws,
+                        n_rank_draws=args.n_rank_draws,
                         n_bootstrap=200 if args.n_bootstrap is None else args.n_bootstrap, random_state=args.seed)
     board.fit(df, left=args.left, right=args.right, winner=args.winner or "winner", outcome=args.outcome,
               winner_map=_winner_map(args.map), group=args.group, weight=args.weight)

@@ -223,7 +223,7 @@ def test_single_battle_model_warns_and_disconnected_board_errors(arena):
 
 @needs_ranks
 def test_leaderboard_table(arena):
-    board = Leaderboard(n_draws=4000).fit(arena)
+    board = Leaderboard(n_draws=4000, n_rank_draws=2000).fit(arena)
     t = board.table_
     assert list(t.columns[:11]) == ["rank", "rating", "stderr", "lower", "upper", "sim_lower", "sim_upper",
                                     "rank_lower", "rank_upper", "sim_rank_lower", "sim_rank_upper"]
@@ -243,7 +243,7 @@ def test_leaderboard_table(arena):
 @needs_ranks
 def test_leaderboard_style_anchor_and_reports(arena, tmp_path):
     board = Leaderboard(style=["len"], cov_type="cluster", anchor_model="model-00", anchor=1114.0,
-                        n_draws=4000).fit(arena, group="judge")
+                        n_draws=4000, n_rank_draws=2000).fit(arena, group="judge")
     t = board.table_
     assert t.loc["model-00", "rating"] == 1114.0
     assert t.loc["model-00", "sim_lower"] == t.loc["model-00", "sim_upper"] == 1114.0

@@ -64,7 +64,10 @@ class Leaderboard:
     scale, base, anchor, anchor_model : Elo transform (default 400, 10, 1000, None: mean 1000;
         a model label: that model has rating ``anchor``; see :mod:`~prefstat.leaderboard.elo`).
     n_draws : int, default 100_000
-        Monte-Carlo draws for the max-|t| critical values and the rank sets.
+        Monte-Carlo draws for the max-|t| critical value of the simultaneous intervals.
+    n_rank_draws : int or None, default None
+        Draws for the rank confidence sets (None: the default of
+        :func:`prefstat.inference.ranks.rank_confidence_sets`).
     n_bootstrap : int, default 200
         Bootstrap refits (``cov_type="bootstrap"``).
     random_state : int, Generator or None, default 0
@@ -84,7 +87,7 @@ class Leaderboard:
 
     def __init__(self, style=None, normalize="relative", standardize=True, ties="half", cov_type="model",
                  level=0.95, scale=400.0, base=10.0, anchor=1000.0, anchor_model=None, n_draws=100_000,
-                 n_bootstrap=200, random_state=0):
+                 n_rank_draws=None, n_bootstrap=200, random_state=0):
         self.style = style
         self.normalize = normalize
         self.standardize = standardize
@@ -96,6 +99,7 @@ class Leaderboard:
         self.anchor = anchor
         self.anchor_model = anchor_model
         self.n_draws = n_draws
+        self.n_rank_draws = n_rank_draws
         self.n_bootstrap = n_bootstrap
         self.random_state = random_state
 
@@ -112,6 +116,7 @@ class Leaderboard:
         check_real("base", self.base, 1.0, low_open=True)
         check_real("anchor", self.anchor)
         check_int("n_draws", self.n_draws, 100)
+        check_int("n_rank_draws", self.n_rank_draws, 100, allow_none=True)
         check_int("n_bootstrap", self.n_bootstrap, 2)
         check_random_state("random_state", self.random_state)
 
@@ -194,10 +199,11 @@ class Leaderboard:
                                               n_draws=self.n_draws, random_state=self.random_state)
         sim[free, 0], sim[free, 1] = lo, hi
         self.critical_value_ = float(crit)
-        marg = rank_confidence_sets(theta, V, level=self.level, simultaneous=False, n_draws=self.n_draws,
-                                    random_state=self.random_state)
-        joint = rank_confidence_sets(theta, V, level=self.level, simultaneous=True, n_draws=self.n_draws,
-                                     random_state=self.random_state)
+        draws = {} if self.n_rank_draws is None else {"n_draws": self.n_rank_draws}
+        marg = rank_confidence_sets(theta, V, level=self.level, simultaneous=False, random_state=self.random_state,
+                                    **draws)
+        joint = rank_confidence_sets(theta, V, level=self.level, simultaneous=True, random_state=self.random_state,
+                                     **draws)
         order = np.argsort(-ratings, kind="stable")
         rank = np.empty(k, int)
         rank[order] = np.arange(1, k + 1)
