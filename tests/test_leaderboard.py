@@ -238,6 +238,10 @@ def test_leaderboard_table(arena):
     assert np.all((t["rank_lower"] <= t["rank"]) & (t["rank"] <= t["rank_upper"]))
     assert np.all((t["sim_rank_lower"] <= t["rank_lower"]) & (t["rank_upper"] <= t["sim_rank_upper"]))
     assert t["battles"].sum() == 2 * len(arena)
+    top = board.top_set(3)
+    assert top[:1] == [t.index[0]] and set(top) == set(t.index[t["sim_rank_lower"] <= 3])
+    sep = board.separated_pairs()
+    assert len(sep) == 19 and list(sep["first"][:1]) == [t.index[0]]
 
 
 @needs_ranks

@@ -245,6 +245,17 @@ class Leaderboard:
         return separated_pairs(self._theta, self._V, [str(i) for i in self.items_], level=self.level,
                                method=method, pairs=pairs)
 
+    def top_set(self, tau: int) -> list:
+        """Models that may be among the true top ``tau`` at confidence ``level``
+        (:func:`prefstat.inference.ranks.top_set`), best first."""
+        from ..inference.ranks import top_set
+
+        self._fitted()
+        draws = {} if self.n_rank_draws is None else {"n_draws": self.n_rank_draws}
+        mask = top_set(self._theta, self._V, tau, level=self.level, random_state=self.random_state, **draws)
+        keep = set(np.asarray(self.items_, dtype=object)[np.asarray(mask, bool)].tolist())
+        return [m for m in self.table_.index if m in keep]
+
     def to_dict(self) -> dict:
         """JSON-ready description: settings, the leaderboard rows and the style coefficients."""
         self._fitted()
