@@ -7,7 +7,9 @@ gets back a covariance in the parametrisation it reports
 independent samples, row- or cluster-level: :mod:`~prefstat.inference.influence`), then reports through one
 :class:`EstimationResults` object (:mod:`~prefstat.inference.results`:
 ``conf_int``, ``summary``, ``t_test``/``contrast``, ``wald_test``,
-``pairwise``). Non-regular estimators use :mod:`~prefstat.inference.subsampling`.
+``pairwise``). Simultaneous (max-t) intervals: :mod:`~prefstat.inference.simultaneous`; confidence
+sets for ranks, the top-tau set and pairwise separation: :mod:`~prefstat.inference.ranks` (also as
+``EstimationResults`` methods). Non-regular estimators use :mod:`~prefstat.inference.subsampling`.
 See ``docs/methods.md#inference-layer``.
 """
 from .covariance import (COV_TYPES, Inference, bootstrap_cov, cluster_cov, model_cov, reparametrize,
@@ -15,7 +17,10 @@ from .covariance import (COV_TYPES, Inference, bootstrap_cov, cluster_cov, model
 from .influence import (DenseInfluence, DesignInfluence, as_influence, cluster_influence_cov, influence_cov,
                         influence_sandwich)
 from .intervals import coef_table, normal_quantile, percentile_interval, wald_interval
+from .ranks import RankSets, comparisons_needed, estimated_ranks, rank_confidence_sets, separated_pairs, top_set
 from .results import ContrastResults, EstimationResults, WaldTestResults
+from .simultaneous import (PairwiseIntervals, max_t_critical, pairwise_max_t_critical, simultaneous_intervals,
+                           simultaneous_pairwise_intervals)
 from .subsampling import subsample_indices, subsample_size, subsampling_radius
 
 __all__ = [
@@ -25,4 +30,7 @@ __all__ = [
     "wald_interval", "percentile_interval", "coef_table", "normal_quantile",
     "EstimationResults", "ContrastResults", "WaldTestResults",
     "subsample_size", "subsample_indices", "subsampling_radius",
+    "max_t_critical", "simultaneous_intervals", "pairwise_max_t_critical", "simultaneous_pairwise_intervals",
+    "PairwiseIntervals", "RankSets", "rank_confidence_sets", "top_set", "separated_pairs", "comparisons_needed",
+    "estimated_ranks",
 ]

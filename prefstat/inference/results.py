@@ -29,6 +29,8 @@ import pandas as pd
 from scipy import stats
 
 from .intervals import coef_table, percentile_interval, wald_interval
+from .ranks import DEFAULT_RANK_DRAWS, rank_confidence_sets, separated_pairs, top_set
+from .simultaneous import simultaneous_intervals, simultaneous_pairwise_intervals
 
 __all__ = ["EstimationResults", "ContrastResults", "WaldTestResults"]
 
@@ -233,9 +235,7 @@ class EstimationResults:
     def pairwise(self, names=None, level: float = 0.95) -> pd.DataFrame:
         """All differences ``theta_i - theta_j`` (i before j in ``names``; default: every parameter
         except ``order_effect``), with stderr, z, two-sided p-value and a marginal Wald interval."""
-        if names is None:
-            names = [n for n in self.names if n != "order_effect"]
-        idx = [self._index(n) for n in names]
+        names, idx = self._selection(names)
         rows = [(i, j) for a, i in enumerate(idx) for j in idx[a + 1:]]
         M = np.zeros((len(rows), len(self.names)))
         for r, (i, j) in enumerate(rows):
@@ -245,3 +245,65 @@ class EstimationResults:
         frame.index = pd.MultiIndex.from_tuples([(self.names[i], self.names[j]) for i, j in rows],
                                                 names=["first", "second"])
         return frame
+
+    # ------------------------------------------- simultaneous inference and ranks (inference/simultaneous.py,
+    # inference/ranks.py do the work; docs/methods.md#simultaneous-inference-and-confidence-sets-for-ranks)
+    def _selection(self, names) -> tuple[list, list]:
+        """``(names, positions)``; default: every parameter except ``order_effect``."""
+        if names is None:
+            names = [n for n in self.names if n != "order_effect"]
+        names = [str(n) for n in names]
+        return names, [self._index(n) for n in names]
+
+    def _block(self, names):
+        names, idx = self._selection(names)
+        return names, self.estimate[idx], self.cov[np.ix_(idx, idx)]
+
+    def simultaneous_conf_int(self, level: float = 0.95, names=None, n_draws: int = 100_000,
+                              random_state=None) -> pd.DataFrame:
+        """Intervals covering all selected parameters jointly (max-|t| critical value from ``cov``), with
+        the marginal Wald intervals beside them; ``attrs["critical_value"]`` holds the max-t value."""
+        names, est, cov = self._block(names)
+        lo, hi, crit = simultaneous_intervals(est, cov, level, n_draws, random_state)
+        marg = wald_interval(est, np.sqrt(np.clip(np.diag(cov), 0.0, None)), level)
+        frame = pd.DataFrame({"estimate": est, "lower": lo, "upper": hi, "marginal_lower": marg[:, 0],
+                              "marginal_upper": marg[:, 1]}, index=pd.Index(names, name="parameter"))
+        frame.attrs["critical_value"] = crit
+        return frame
+
+    def simultaneous_pairwise(self, level: float = 0.95, names=None, n_draws: int = 100_000,
+                              random_state=None) -> pd.DataFrame:
+        """Every difference ``theta_i - theta_j`` (i before j in ``names``) with simultaneous (max-t over all
+        differences) and marginal intervals; ``attrs["critical_value"]`` holds the max-t value."""
+        names, est, cov = self._block(names)
+        r = simultaneous_pairwise_intervals(est, cov, level, n_draws, random_state)
+        frame = pd.DataFrame({"estimate": r.difference, "stderr": r.stderr, "lower": r.lower, "upper": r.upper,
+                              "marginal_lower": r.marginal_lower, "marginal_upper": r.marginal_upper},
+                             index=pd.MultiIndex.from_tuples([(names[a], names[b]) for a, b in r.pairs],
+                                                             names=["first", "second"]))
+        frame.attrs["critical_value"] = r.crit
+        return frame
+
+    def rank_sets(self, level: float = 0.95, names=None, simultaneous: bool = False,
+                  n_draws: int = DEFAULT_RANK_DRAWS, random_state=None, stepdown: bool = True) -> pd.DataFrame:
+        """Confidence sets for the ranks (rank 1 = largest) of the selected parameters (Mogstad et al. 2023):
+        columns ``estimate``, ``rank`` (estimated), ``lower``, ``upper``; marginal or simultaneous."""
+        names, est, cov = self._block(names)
+        sets = rank_confidence_sets(est, cov, level, simultaneous, n_draws, random_state, stepdown)
+        rank = 1 + np.sum(est[None, :] > est[:, None], axis=1)
+        return pd.DataFrame({"estimate": est, "rank": rank, "lower": sets.lower, "upper": sets.upper},
+                            index=pd.Index(names, name="parameter"))
+
+    def top_set(self, tau: int, level: float = 0.95, names=None, n_draws: int = DEFAULT_RANK_DRAWS,
+                random_state=None, stepdown: bool = True) -> pd.Series:
+        """Boolean Series: the confidence set for the top-``tau`` parameters (Mogstad et al. 2023)."""
+        names, est, cov = self._block(names)
+        mask = top_set(est, cov, tau, level, n_draws, random_state, stepdown)
+        return pd.Series(mask, index=pd.Index(names, name="parameter"), name=f"top_{tau}")
+
+    def separated_pairs(self, level: float = 0.95, names=None, method: str = "holm", pairs: str = "adjacent",
+                        n_draws: int = DEFAULT_RANK_DRAWS, random_state=None) -> pd.DataFrame:
+        """Pairs (adjacent in the estimated order, or all) separated at family-wise level; see
+        :func:`prefstat.inference.ranks.separated_pairs`."""
+        names, est, cov = self._block(names)
+        return separated_pairs(est, cov, names, level, method, pairs, n_draws, random_state)
