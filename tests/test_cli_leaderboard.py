@@ -1,7 +1,6 @@
 """`prefstat leaderboard`: output, JSON, HTML, and one-line errors for options that would be ignored."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from importlib import resources
 
@@ -10,11 +9,8 @@ import pytest
 from prefstat.cli import main
 
 ARENA = str(resources.files("prefstat.datasets").joinpath("data", "arena_small.csv"))
-HAVE_RANKS = all(importlib.util.find_spec(m) is not None
-                 for m in ("prefstat.inference.ranks", "prefstat.inference.simultaneous"))
 
 
-@pytest.mark.skipif(not HAVE_RANKS, reason="prefstat.inference.ranks/simultaneous (issue 13 part 2) not merged yet")
 def test_leaderboard_prints_and_writes_json_and_html(tmp_path, capsys):
     js, page = tmp_path / "board.json", tmp_path / "board.html"
     rc = main(["leaderboard", ARENA, "--left", "model_a", "--right", "model_b", "--winner", "winner",

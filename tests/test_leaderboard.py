@@ -1,13 +1,9 @@
 """Leaderboards (issue 13, part 1): arena winner labels, style control (against statsmodels GLM),
 the Elo transform, the leaderboard table and its errors/warnings, the ArenaBoard process.
-
-Tests that build the whole leaderboard table need the simultaneous-inference modules
-(prefstat.inference.simultaneous / ranks, issue 13 part 2); they are skipped until those exist.
 """
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 
 import numpy as np
 import pandas as pd
@@ -20,10 +16,6 @@ from prefstat.data import ARENA_WINNER_MAP, winner_outcomes
 from prefstat.leaderboard import (Leaderboard, battle_counts, elo_factor, elo_transform, fit_with_style,
                                   style_design, style_features)
 
-HAVE_RANKS = all(importlib.util.find_spec(m) is not None
-                 for m in ("prefstat.inference.ranks", "prefstat.inference.simultaneous"))
-needs_ranks = pytest.mark.skipif(not HAVE_RANKS, reason="prefstat.inference.ranks/simultaneous (issue 13 part 2, "
-                                                        "another helper) are not merged yet")
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +213,6 @@ def test_single_battle_model_warns_and_disconnected_board_errors(arena):
         Leaderboard(style=["len"]).fit(pd.concat([arena, island], ignore_index=True))
 
 
-@needs_ranks
 def test_leaderboard_table(arena):
     board = Leaderboard(n_draws=4000, n_rank_draws=2000).fit(arena)
     t = board.table_
@@ -244,7 +235,6 @@ def test_leaderboard_table(arena):
     assert len(sep) == 19 and list(sep["first"][:1]) == [t.index[0]]
 
 
-@needs_ranks
 def test_leaderboard_style_anchor_and_reports(arena, tmp_path):
     board = Leaderboard(style=["len"], cov_type="cluster", anchor_model="model-00", anchor=1114.0,
                         n_draws=4000, n_rank_draws=2000).fit(arena, group="judge")

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..data import ComparisonTable
-from ..inference import EstimationResults, wald_interval
+from ..inference import (EstimationResults, rank_confidence_sets, separated_pairs, simultaneous_intervals, top_set,
+                         wald_interval)
 from ..models import BradleyTerry, DavidsonBradleyTerry
 from ..validation import (check_bool, check_int, check_level, check_option, check_random_state, check_real,
                           warn_caller)
@@ -185,9 +186,6 @@ class Leaderboard:
         return self
 
     def _build_table(self, ratings, Vr, theta, V, counts) -> pd.DataFrame:
-        from ..inference.ranks import rank_confidence_sets
-        from ..inference.simultaneous import simultaneous_intervals
-
         k = ratings.size
         se = np.sqrt(np.clip(np.diag(Vr), 0.0, None))
         marginal = wald_interval(ratings, se, self.level)
@@ -239,8 +237,6 @@ class Leaderboard:
     def separated_pairs(self, pairs: str = "adjacent", method: str = "holm") -> pd.DataFrame:
         """Which pairs of models are separated at family-wise level ``level``
         (:func:`prefstat.inference.ranks.separated_pairs`; ``pairs``: "adjacent" in the ranking or "all")."""
-        from ..inference.ranks import separated_pairs
-
         self._fitted()
         return separated_pairs(self._theta, self._V, [str(i) for i in self.items_], level=self.level,
                                method=method, pairs=pairs)
@@ -248,8 +244,6 @@ class Leaderboard:
     def top_set(self, tau: int) -> list:
         """Models that may be among the true top ``tau`` at confidence ``level``
         (:func:`prefstat.inference.ranks.top_set`), best first."""
-        from ..inference.ranks import top_set
-
         self._fitted()
         draws = {} if self.n_rank_draws is None else {"n_draws": self.n_rank_draws}
         mask = top_set(self._theta, self._V, tau, level=self.level, random_state=self.random_state, **draws)
