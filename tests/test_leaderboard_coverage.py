@@ -49,6 +49,7 @@ def _coverage(process, ties, reps, n, seed):
 def test_style_control_recovers_style_free_abilities():
     process = ArenaBoard(n_models=20, length_effect=1.5, tie_rate=0.0, seed=5)
     cov_style, cov_plain, cov_beta = _coverage(process, "half", REPS, 10_000, seed=0)
+    print(f"BT, {REPS} boards: coverage with style {cov_style:.3f}, without {cov_plain:.3f}, beta {cov_beta:.3f}")
     # Pooled over 20 * REPS intervals: Monte-Carlo sd sqrt(.95 * .05 / 2000) = 0.005 at REPS = 100; the
     # band is +-4 sd (0.02), allowing for the mild dependence of the 20 intervals of one board.
     band = 4 * np.sqrt(0.95 * 0.05 / (20 * REPS))
@@ -65,6 +66,7 @@ def test_style_control_with_davidson_ties():
     reps = max(REPS // 3, 10)
     process = ArenaBoard(n_models=20, length_effect=1.5, tie_rate=0.2, seed=6)
     cov_style, cov_plain, _ = _coverage(process, "davidson", reps, 10_000, seed=1)
+    print(f"Davidson, {reps} boards: coverage with style {cov_style:.3f}, without {cov_plain:.3f}")
     band = 4 * np.sqrt(0.95 * 0.05 / (20 * reps))
     assert abs(cov_style - 0.95) <= band, (cov_style, cov_plain)
     assert cov_plain < 0.8, cov_plain
