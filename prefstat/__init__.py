@@ -35,15 +35,17 @@ _LAZY = {
     "ComparisonTable": "prefstat.data",
     "datasets": "prefstat.datasets",
     "diagnose": "prefstat.diagnose",
+    "Leaderboard": "prefstat.leaderboard",
 }
 
 __all__ = ["DIPO", "BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "LatentClassBT", "SignEstimator",
-           "ComparisonTable", "datasets", "diagnose"]
+           "ComparisonTable", "Leaderboard", "datasets", "diagnose"]
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # static analysers and IDEs see the names; at run time they are imported on first use
     from . import datasets, diagnose
     from .data import ComparisonTable
+    from .leaderboard import Leaderboard
     from .models import DIPO, BradleyTerry, DavidsonBradleyTerry, DebiasedBradleyTerry, LatentClassBT, SignEstimator
 
 

@@ -299,16 +299,17 @@ def main(argv=None) -> int:
     sim.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     sim.add_argument("--out", help="output directory (default: prefstat-STUDY)")
     sim.add_argument("--scheduler", help="dask scheduler address (default: none, run in-process)")
-    from . import cli_diagnose
+    from . import cli_diagnose, cli_leaderboard
     cli_diagnose.add_parser(sub)
+    cli_leaderboard.add_parser(sub)
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise _CLIError("choose a command: fit, diagnose, demo or simulate (see `prefstat --help`)")
+            raise _CLIError("choose a command: fit, leaderboard, diagnose, demo or simulate (see `prefstat --help`)")
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning  # restored on exit
             return {"fit": _cmd_fit, "demo": _cmd_demo, "simulate": _cmd_simulate,
-                    "diagnose": cli_diagnose.run}[args.command](args)
+                    "diagnose": cli_diagnose.run, "leaderboard": cli_leaderboard.run}[args.command](args)
     except (_CLIError, ValueError, OSError, StudyError) as err:
         print(f"prefstat: error: {_one_line(err)}", file=sys.stderr)
         return 2

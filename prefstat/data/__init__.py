@@ -1,8 +1,9 @@
 """Comparison tables: validation (:mod:`.checks`), file readers (:mod:`.readers`) and the
 :class:`ComparisonTable` container every estimator reads (:mod:`.table`)."""
+from .arena import ARENA_WINNER_MAP, winner_outcomes
 from .checks import (MAX_TOTAL_WEIGHT, MAX_WEIGHT_RATIO, check_outcome, describe_rows, factorize_items,
                      to_float)
 from .table import ComparisonTable, as_table
 
-__all__ = ["ComparisonTable", "as_table", "describe_rows", "factorize_items", "check_outcome", "to_float",
+__all__ = ["ComparisonTable", "as_table", "ARENA_WINNER_MAP", "winner_outcomes", "describe_rows", "factorize_items", "check_outcome", "to_float",
            "MAX_TOTAL_WEIGHT", "MAX_WEIGHT_RATIO"]

@@ -28,6 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..validation import warn_caller
+from .arena import winner_outcomes
 from .checks import (as_labels, check_order, check_outcome, check_weight, check_weight_range,
                      describe_rows, factorize_items, to_float)
 from .readers import check_unique_column, read_csv, read_file, read_parquet
@@ -247,7 +248,7 @@ class ComparisonTable:
     @classmethod
     def from_pandas(cls, df: pd.DataFrame, left=None, right=None, outcome=None, *, features=None,
                     weight=None, group=None, order=None, left_wins=None, right_wins=None,
-                    ties=None) -> "ComparisonTable":
+                    ties=None, winner=None, winner_map=None) -> "ComparisonTable":
         """Table from a DataFrame, one comparison per row or aggregated counts.
 
         One comparison per row: name ``left``, ``right`` and ``outcome`` (or
@@ -257,6 +258,14 @@ class ComparisonTable:
         (e.g. baseball's ``home_wins``/``away_wins``). ``order`` may be a
         column name or a constant (``order=1``: the left option always holds
         the order advantage).
+
+        Arena battles: name ``winner`` (a column of labels) instead of
+        ``outcome``; ``winner_map`` maps each label to an outcome, by default
+        :data:`~prefstat.data.arena.ARENA_WINNER_MAP` (``"model_a"`` 1,
+        ``"model_b"`` 0, ``"tie"`` and ``"tie (bothbad)"`` 0.5). A label outside
+        the mapping is a ValueError naming it and its first rows. Ties stay 0.5
+        outcomes: :class:`~prefstat.BradleyTerry` counts them as half wins,
+        :class:`~prefstat.DavidsonBradleyTerry` as a third outcome.
         """
         if not isinstance(df, pd.DataFrame):
             raise ValueError(f"expected a pandas DataFrame; got {type(df).__name__}.")
@@ -275,6 +284,22 @@ class ComparisonTable:
         elif order is not None and np.ndim(order) == 0:
             order_values = np.full(len(df), float(order))
 
+        if winner_map is not None and winner is None:
+            raise ValueError("winner_map= maps the labels of a winner= column; name that column with winner=.")
+        if winner is not None:
+            if outcome is not None or left_wins is not None or right_wins is not None or ties is not None:
+                raise ValueError("winner= gives the outcome of each battle; do not also pass outcome= or count "
+                                 "columns (left_wins=, right_wins=, ties=).")
+            if features is not None:
+                raise ValueError("winner= is for item-level battle tables (left=, right=); with features= name "
+                                 "a numeric outcome= column.")
+            y = winner_outcomes(col(winner, "winner"), winner_map, winner)
+            if left is None or right is None:
+                raise ValueError("name the compared models with left= and right= (e.g. 'model_a', 'model_b').")
+            return cls.from_items(col(left, "left"), col(right, "right"), y, col(weight, "weight"),
+                                  col(group, "group"), order_values,
+                                  names=(left, right, winner, weight or "weight", group or "group",
+                                         order if isinstance(order, str) else "order"))
         if left_wins is not None or right_wins is not None or ties is not None:
             if left is None or right is None or left_wins is None:
                 raise ValueError("a count table needs 'left', 'right' and 'left_wins' (plus 'right_wins' and/or 'ties').")

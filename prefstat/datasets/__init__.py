@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..data import ComparisonTable
 
-__all__ = ["load_baseball", "load_citations"]
+__all__ = ["load_baseball", "load_citations", "load_arena"]
 
 
 def _frame(name: str) -> pd.DataFrame:
@@ -47,3 +47,18 @@ def load_citations(as_frame: bool = False):
     if as_frame:
         return df
     return ComparisonTable.from_pandas(df, left="cited", right="citing", left_wins="count")
+
+
+def load_arena(as_frame: bool = True):
+    """Simulated arena battles: ``model_a, model_b, winner`` ("model_a", "model_b", "tie"), answer
+    lengths ``len_a, len_b`` (tokens) and ``judge``. The judge prefers longer answers, so
+    ``prefstat.Leaderboard(style=["len"])`` and the plain leaderboard differ.
+
+    Returns the DataFrame (the default: style columns are needed for style control), or with
+    ``as_frame=False`` a :class:`ComparisonTable` (winner labels mapped by the default arena
+    mapping, judge as the group column).
+    """
+    df = _frame("arena_small.csv")
+    if as_frame:
+        return df
+    return ComparisonTable.from_pandas(df, left="model_a", right="model_b", winner="winner", group="judge")
