@@ -142,7 +142,7 @@ def print_frame(frame) -> None:
     """A DataFrame with the command's number format (6 significant digits)."""
     import pandas as pd
 
-    with pd.option_context("display.width", 120, "display.max_rows", 200, "display.max_colwidth", 200,
+    with pd.option_context("display.width", 120, "display.max_rows", 200, "display.max_colwidth", 200, "display.max_columns", 50,
                            "display.float_format", _NUMBER.format):
         print(frame.to_string())
 

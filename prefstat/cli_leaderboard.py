@@ -10,7 +10,6 @@ import json
 import math
 import os
 
-import pandas as pd
 
 __all__ = ["add_parser", "run"]
 
@@ -66,16 +65,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _check_writable(path: str, option: str) -> None:
-    if os.path.isdir(path):
-        raise ValueError(f"{option} {path!r} is a directory; give a file name.")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise ValueError(f"{option} {path!r}: the directory {parent!r} does not exist.")
-    if not os.access(parent, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise ValueError(f"{option} {path!r} is not writable.")
-
-
 def _winner_map(entries):
     from .data import ARENA_WINNER_MAP
 
@@ -94,6 +83,8 @@ def _winner_map(entries):
 
 
 def _check_options(args) -> None:
+    from .cli import check_output_file
+
     if args.outcome is not None and (args.winner is not None or args.map):
         raise ValueError("--outcome replaces the winner labels; drop --winner/--map, or drop --outcome.")
     if args.style is None:
@@ -112,10 +103,11 @@ def _check_options(args) -> None:
         raise ValueError(f"--level must be strictly between 0 and 1; got {args.level}.")
     for option, path in (("--json", args.json), ("--html", args.html)):
         if path:
-            _check_writable(path, option)
+            check_output_file(path, option)
 
 
 def run(args) -> int:
+    from .cli import print_frame
     from .data.readers import read_csv, read_file, read_parquet
     from .leaderboard import Leaderboard
 
@@ -137,13 +129,11 @@ def run(args) -> int:
     print(f"Leaderboard of {args.table}: {len(board.table_)} models, {board.results_.n_obs:.6g} battles; "
           f"ties={args.ties}, cov={args.cov}, level={args.level:g}, simultaneous critical value "
           f"{board.critical_value_:.6g}")
-    with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_columns", 50,
-                           "display.float_format", "{:.6g}".format):
-        print(board.table_.to_string())
-        style_table = board.style_summary()
-        if style_table is not None:
-            print("\nstyle coefficients (log-odds per unit of the feature):")
-            print(style_table.to_string())
+    print_frame(board.table_)
+    style_table = board.style_summary()
+    if style_table is not None:
+        print("\nstyle coefficients (log-odds per unit of the feature):")
+        print_frame(style_table)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(_jsonable(board.to_dict()), fh, indent=2)
