@@ -20,7 +20,8 @@ Singular covariances are expected (a sum-to-zero parametrisation has rank $k - 1
 ability is fixed at 0 and has variance 0): draws use a symmetric square root from the
 eigendecomposition, and a component with zero variance is known exactly, so it is left out of
 the maximum and its interval is the point itself. A covariance that is not symmetric positive
-semi-definite (beyond rounding) is an error. See ``docs/methods.md#simultaneous-inference-and-confidence-sets-for-ranks``.
+semi-definite (beyond rounding) is an error.
+See ``docs/methods.md#simultaneous-inference-and-confidence-sets-for-ranks``.
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ from .._x64 import x64_scope
 from ..validation import check_int, check_level, check_random_state
 from .intervals import normal_quantile
 
-__all__ = ["check_estimate_cov", "check_covariance", "covariance_factor", "seed_sequence", "normal_draw_chunks", "max_t_critical",
+__all__ = ["check_estimate_cov", "check_covariance", "covariance_factor", "seed_sequence", "normal_draw_chunks",
+           "max_t_critical",
            "simultaneous_intervals", "all_pairs", "difference_sd", "pairwise_max_t_critical",
            "simultaneous_pairwise_intervals", "PairwiseIntervals", "ZERO_VARIANCE_RTOL", "CHUNK_ELEMENTS",
            "pair_weights", "pair_row_maxima"]
