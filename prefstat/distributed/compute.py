@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-__all__ = ["map_reduce", "TransferLog", "active_client", "FAN_IN"]
+__all__ = ["map_reduce", "TransferLog", "ByValue", "active_client", "FAN_IN"]
 
 FAN_IN = 8  # partial results combined per reduction task
 
@@ -58,6 +58,27 @@ def _ship_kernels_by_value() -> None:
     _SHIPPED = True
 
 
+class ByValue:
+    """A kernel that pickles as ``cloudpickle.loads(<its code>)``: the receiving worker needs no prefstat.
+
+    ``dask.distributed`` pickles task functions with plain :mod:`pickle` (by reference: the worker
+    would import the function's module, i.e. the whole ``prefstat`` package) and uses cloudpickle
+    only for ``__main__`` objects; this wrapper makes the kernels travel by value whichever path
+    the serializer takes.
+    """
+
+    def __init__(self, func):
+        self.func = func
+
+    def __call__(self, *args):
+        return self.func(*args)
+
+    def __reduce__(self):
+        import cloudpickle
+
+        return cloudpickle.loads, (cloudpickle.dumps(self.func),)
+
+
 def active_client():
     """The current ``dask.distributed`` client, or None (Dask's local scheduler is then used)."""
     try:
@@ -91,6 +112,7 @@ def map_reduce(table, kernel, combine, *args, desc: str = "partitions", log: Tra
     from tqdm.auto import tqdm
 
     _ship_kernels_by_value()
+    kernel, combine = ByValue(kernel), ByValue(combine)
     parts = table.delayed_partitions()
     spec = table.spec()
     partials = [delayed(kernel, pure=True)(part, spec, where, *args) for part, where in parts]

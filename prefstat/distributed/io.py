@@ -125,11 +125,13 @@ class PartitionedTable:
         """``[(delayed pandas partition, label for error messages)]``; nothing is read here."""
         from dask import delayed
 
+        from .compute import ByValue
         from .partition import read_parquet_file
 
         if self.files is not None:
             columns = self.spec()["columns"]
-            return [(delayed(read_parquet_file, pure=True)(f, columns), f"partition {i} (file {f!r})")
+            reader = ByValue(read_parquet_file)
+            return [(delayed(reader, pure=True)(f, columns), f"partition {i} (file {f!r})")
                     for i, f in enumerate(self.files)]
         return [(part, f"partition {i}") for i, part in enumerate(self.source.to_delayed())]
 

@@ -166,7 +166,7 @@ def _design(r, with_order):
 
 
 def feature_summary(frame, spec, where):
-    """(weight statistics, entropy, weighted sum of y) of one partition: the first pass, which also validates."""
+    """(weight statistics, entropy) of one partition: the first pass, which also validates every row."""
     r = standardize(frame, spec, where)
     if r is None:
         return None
