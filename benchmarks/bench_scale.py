@@ -160,6 +160,8 @@ def main(argv=None) -> int:
         item_files = write_items(root / "items", max(sizes), per_file, k, seed=1)
         with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                           dashboard_address=None) as cluster, Client(cluster):
+            # warm-up: worker start-up, JIT compilation of the in-memory solve (not part of the timings)
+            BradleyTerry().fit(PartitionedTable(item_files[:1]))
             for n in sizes:
                 files = item_files[: -(-n // per_file)]
                 elapsed, client_peak, cluster_peak = timed_fit(BradleyTerry(), PartitionedTable(files), None)

@@ -115,7 +115,9 @@ def test_penalised_and_reference_item_fit(client, items_frame):
     _assert_same(full, BradleyTerry(**kw).fit(dd.from_pandas(frame, npartitions=3)))
 
 
-def test_debiased_on_cluster_equals_in_memory(client):
+@pytest.mark.parametrize("kw", [dict(lam="auto", order_effect=True),
+                                pytest.param(dict(lam=1.0, cov_type="cluster"), marks=pytest.mark.slow)])
+def test_debiased_on_cluster_equals_in_memory(client, kw):
     rng = np.random.default_rng(5)
     n, n_human, k = 2000, 400, 5
     theta = rng.normal(size=k)
@@ -129,19 +131,18 @@ def test_debiased_on_cluster_equals_in_memory(client):
                            ai_label=ai, order=o, weight=rng.integers(1, 3, n).astype(float),
                            group=rng.integers(0, 60, n)))
     X = df[["left", "right"]].to_numpy()
-    for kw in (dict(lam="auto", order_effect=True), dict(lam=1.0, cov_type="cluster")):
-        groups = df.group.to_numpy() if kw.get("cov_type") == "cluster" else None
-        full = DebiasedBradleyTerry(**kw).fit(X, df.outcome.to_numpy(), ai, sample_weight=df.weight.to_numpy(),
-                                              groups=groups, order=o)
-        table = PartitionedTable(dd.from_pandas(df, npartitions=4), left="left", right="right", ai_label="ai_label",
-                                 weight="weight", order="order", group="group" if groups is not None else None)
-        remote = DebiasedBradleyTerry(**kw).fit(table)
-        np.testing.assert_allclose(remote.coef_, full.coef_, rtol=0, atol=1e-8)
-        np.testing.assert_allclose(remote.stderr_, full.stderr_, rtol=0, atol=1e-8)
-        assert remote.lam_ == pytest.approx(full.lam_, abs=1e-8)
-        assert remote.n_eff_ == pytest.approx(full.n_eff_, rel=1e-8)
-        # the client received the distinct rows only (5 x 4 pairs x 2 orders x 4 label pairs at most)
-        assert remote.distributed_["max_bytes_to_client"] < 200_000
+    groups = df.group.to_numpy() if kw.get("cov_type") == "cluster" else None
+    full = DebiasedBradleyTerry(**kw).fit(X, df.outcome.to_numpy(), ai, sample_weight=df.weight.to_numpy(),
+                                          groups=groups, order=o)
+    table = PartitionedTable(dd.from_pandas(df, npartitions=4), left="left", right="right", ai_label="ai_label",
+                             weight="weight", order="order", group="group" if groups is not None else None)
+    remote = DebiasedBradleyTerry(**kw).fit(table)
+    np.testing.assert_allclose(remote.coef_, full.coef_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(remote.stderr_, full.stderr_, rtol=0, atol=1e-8)
+    assert remote.lam_ == pytest.approx(full.lam_, abs=1e-8)
+    assert remote.n_eff_ == pytest.approx(full.n_eff_, rel=1e-8)
+    # the client received the distinct rows only (5 x 4 pairs x 2 orders x 4 label pairs at most)
+    assert remote.distributed_["max_bytes_to_client"] < 200_000
 
 
 @pytest.mark.parametrize("cov", ["model", "robust", "cluster"])
@@ -249,11 +250,12 @@ def test_study_dask_backend_on_the_process_cluster(client):
 
 @pytest.mark.slow
 def test_out_of_core_table_larger_than_worker_memory(tmp_path):
-    # 24 Parquet files of 1M rows: 24M rows x (2 int32 labels + float64 outcome) = 384 MB in memory,
-    # more than the two workers' 2 x 170 MB limit (a worker holding numpy + pandas + pyarrow uses
-    # ~140 MB); each task reads one file (16 MB) and returns its cells.
+    # 128 Parquet files of 250k rows: 32M rows x (2 int32 labels + float64 outcome) = 512 MB in memory,
+    # more than the two workers' 2 x 250 MB limit (a worker holding numpy + pandas + pyarrow uses
+    # ~140 MB, and dask pauses a worker at 80% of its limit); each task reads one file (4 MB) and
+    # returns its cells.
     rng = np.random.default_rng(0)
-    k, per_file, n_files = 50, 1_000_000, 24
+    k, per_file, n_files = 50, 250_000, 128
     theta = rng.normal(size=k)
     for i in range(n_files):
         a = rng.integers(0, k, per_file, dtype=np.int32)
@@ -261,7 +263,7 @@ def test_out_of_core_table_larger_than_worker_memory(tmp_path):
         y = (rng.random(per_file) < 1 / (1 + np.exp(-(theta[a] - theta[b])))).astype(np.float64)
         pd.DataFrame(dict(left=a, right=b, outcome=y)).to_parquet(tmp_path / f"part-{i:02d}.parquet")
     total = n_files * per_file * (4 + 4 + 8)
-    limit = 170_000_000
+    limit = 250_000_000
     assert total > 2 * limit
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   memory_limit=limit, silence_logs=40) as cluster, distributed.Client(cluster):
