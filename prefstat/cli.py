@@ -15,6 +15,7 @@ import os
 import sys
 import warnings
 
+from .cli_distributed import add_distributed_args, is_distributed_fit, run_distributed_fit
 from .exceptions import StudyError
 
 # Start-up: numpy, pandas, JAX and the models are imported inside the commands that use them, so
@@ -58,7 +59,8 @@ them). Numbers are printed with 6 significant digits; --json keeps full precisio
 
 
 def _fit_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("table", help="CSV or Parquet file, one comparison per row or aggregated counts")
+    p.add_argument("table", help="CSV or Parquet file, one comparison per row or aggregated counts; or a directory "
+                                 "or glob of Parquet files (fitted with Dask, see --workers/--scheduler)")
     p.add_argument("--left", required=True, help="column of the left option")
     p.add_argument("--right", required=True, help="column of the right option")
     p.add_argument("--outcome", help="column: 1 left preferred, 0 right, 0.5 tie")
@@ -78,6 +80,7 @@ def _fit_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="bootstrap seed; only with --cov bootstrap (default: 0)")
     p.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals (default: 0.95)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON (full precision)")
+    add_distributed_args(p)
 
 
 def _unused_options(args) -> None:
@@ -115,6 +118,8 @@ def _cmd_fit(args) -> int:
         raise ValueError("give --outcome (one comparison per row) or --left-wins (a count table).")
     if args.json:
         check_output_file(args.json, "--json")
+    if is_distributed_fit(args):
+        return run_distributed_fit(args, _print_fit, _fit_json)
     # Every column option goes to the table reader, which rejects the combinations the Python API rejects
     # (with the same message): e.g. --outcome or --weight together with count columns.
     table = ComparisonTable.from_file(args.table, left=args.left, right=args.right, outcome=args.outcome,

@@ -50,8 +50,11 @@ from .._x64 import x64
 from ..data import ComparisonTable, as_table, factorize_items
 from ..design import (DenseDesign, SparseRowsDesign, feature_design, pad_columns, pad_rows, padded_columns,
                       padded_size)
+from ..distributed import (ItemCells, TransferLog, as_partitioned, cells_from_rows, fit_features, is_partitioned,
+                           item_cells)
 from ..existence import check_beat_graph, check_identifiable, find_separation
 from ..inference import COV_TYPES, EstimationResults, Inference
+from ..optim import OptimResult
 from ..losses import (SUSPICIOUS_ETA, logistic_fit, logistic_group_scores, logistic_meat,
                       logistic_objective)
 from ..validation import check_bool, check_int, check_option, check_random_state, check_real, warn_caller
@@ -219,17 +222,13 @@ class BradleyTerry(PreferenceClassifier):
     def _build(self, table: ComparisonTable) -> _Problem:
         if self.cov_type == "cluster" and table.group is None:
             raise ValueError("cov_type='cluster' needs groups: pass groups= to fit (or a table with a group column).")
-        group_codes = None
+        group_codes = group_labels = None
         if table.group is not None and self.cov_type == "cluster":
-            # Clusters are counted over rows that carry weight: a cluster of zero-weight rows is no
-            # cluster at all and must not enter the small-sample factor G / (G - 1).
-            live = table.weight > 0
-            group_codes = np.zeros(table.n_rows, np.int64)
-            group_codes[live] = pd.factorize(table.group[live])[0]
+            group_codes, group_labels = live_group_codes(table.group, table.weight)
         o = self._order_column(table)
         y, w = table.outcome, table.weight
         if table.kind == "items":
-            return self._build_items(table, y, w, o, group_codes)
+            return self._build_items(table, y, w, o, group_codes, group_labels)
         return self._build_features(table, y, w, o, group_codes)
 
     def _reference_index(self, items) -> int:
@@ -241,8 +240,22 @@ class BradleyTerry(PreferenceClassifier):
             raise ValueError(f"reference item {self.reference!r} does not occur in the table.")
         return pos[0]
 
-    def _build_items(self, table, y, w, o, group_codes) -> _Problem:
+    def _build_items(self, table, y, w, o, group_codes, group_labels=None) -> _Problem:
         a, b, items = table.item_codes
+        pos = w[w > 0]
+        row_stats = (int(w.shape[0]), float(pos.min(initial=np.inf)), float(w.max()))
+        return self._items_problem(items, a, b, o, group_codes, group_labels, (w, w * y, w * y * y),
+                                   _row_entropy(y, w), row_stats, rows=(y, w))
+
+    def _items_problem(self, items, a, b, o, group_codes, group_labels, sums, loglik_saturated, row_stats,
+                       rows=None) -> _Problem:
+        """The item-level problem from rows (``rows=(y, w)``) or from cells (``rows=None``).
+
+        ``sums`` are the per-input (W, WY, WY2): ``(w, w y, w y^2)`` of rows, or the sums of cells
+        (:class:`prefstat.distributed.ItemCells`); inputs of identical (left, right, order[, group])
+        are added into one cell. ``group_labels[code]`` is the label of a group code (kept in
+        ``cell_stats_`` so that :meth:`update` can merge new rows of the same clusters).
+        """
         k = items.size
         ref = self._reference_index(items)
         # Aggregate rows into cells of identical (left, right, order[, group]).
@@ -253,10 +266,10 @@ class BradleyTerry(PreferenceClassifier):
             key = key * (group_codes.max() + 1) + group_codes
         cell_key, row_cell = np.unique(key, return_inverse=True)
         m = cell_key.size
-        W = np.bincount(row_cell, w, m)
-        WY = np.bincount(row_cell, w * y, m)
-        WY2 = np.bincount(row_cell, w * y * y, m)
-        extra = self._cell_stats(row_cell, y, w, m)
+        W = np.bincount(row_cell, sums[0], m)
+        WY = np.bincount(row_cell, sums[1], m)
+        WY2 = np.bincount(row_cell, sums[2], m)
+        extra = None if rows is None else self._cell_stats(row_cell, rows[0], rows[1], m)
         first = np.zeros(m, np.int64)
         first[row_cell[::-1]] = np.arange(row_cell.size)[::-1]
         ca, cb = a[first], b[first]
@@ -279,14 +292,16 @@ class BradleyTerry(PreferenceClassifier):
         design = SparseRowsDesign(cols=jnp.asarray(pad_rows(cols, mp)), vals=jnp.asarray(pad_rows(vals, mp)), p=p_free)
         atoms = None
         if self.cov_type == "bootstrap":
-            akey, arow = np.unique(np.column_stack([row_cell, y]), axis=0, return_inverse=True)
-            atoms = (akey[:, 0].astype(np.int64), akey[:, 1], np.bincount(arow.ravel(), w, akey.shape[0]))
+            akey, arow = np.unique(np.column_stack([row_cell, rows[0]]), axis=0, return_inverse=True)
+            atoms = (akey[:, 0].astype(np.int64), akey[:, 1], np.bincount(arow.ravel(), rows[1], akey.shape[0]))
         self.items_ = items
+        self._cells = (items, ca, cb, co, None if cg is None else np.asarray(group_labels, dtype=object)[cg],
+                       W, WY, WY2, loglik_saturated, row_stats)
         return _Problem(design=design, W=pad_rows(W, mp), WY=pad_rows(WY, mp), WY2=pad_rows(WY2, mp), penalty=penalty,
                         T=T, names=names, n_cells=m, reparam=reparam,
                         group=None if cg is None else pad_rows(cg, mp),
                         n_groups=0 if cg is None else int(group_codes.max() + 1), atoms=atoms,
-                        loglik_saturated=_row_entropy(y, w), extra=None if extra is None else pad_rows(extra, mp))
+                        loglik_saturated=loglik_saturated, extra=None if extra is None else pad_rows(extra, mp))
 
     def _build_features(self, table, y, w, o, group_codes) -> _Problem:
         n, d = table.features.shape
@@ -319,7 +334,12 @@ class BradleyTerry(PreferenceClassifier):
         (with any other cov_type they are not used, and a UserWarning says so).
         ``order``: +1/-1/0 order indicator (see ``order_effect``).
         """
-        prob = self._prepare(X, y, sample_weight, groups, order)
+        if is_partitioned(X):
+            return self._fit_partitioned(X, y, sample_weight, groups, order)
+        return self._fit_problem(self._prepare(X, y, sample_weight, groups, order))
+
+    def _fit_problem(self, prob, beta0=None):
+        """Solve, check and store one built problem (``beta0``: warm start in the free parametrisation)."""
         p = prob.design.p
         # Compiled programs are shared across tables: rows are padded to buckets (padded_size), and
         # so are the parameters of item-level / sparse designs (zero columns, unit penalty: the
@@ -328,7 +348,10 @@ class BradleyTerry(PreferenceClassifier):
         padded = dataclasses.replace(prob, design=design, penalty=penalty)
         W, WY = jnp.asarray(prob.W), jnp.asarray(prob.WY)
         self._opts = self._solver_options(prob.design)
-        res_pad = fit_core(design, W, WY, jnp.asarray(penalty), jnp.zeros(design.p), **self._opts)
+        start = np.zeros(design.p)
+        if beta0 is not None:
+            start[:p] = np.asarray(beta0)
+        res_pad = fit_core(design, W, WY, jnp.asarray(penalty), jnp.asarray(start), **self._opts)
         eta = np.asarray(design.matvec(res_pad.x))
         # sliced on the host: an eager slice of a device array would compile once per p again
         res = res_pad._replace(x=np.asarray(res_pad.x)[:p], grad=np.asarray(res_pad.grad)[:p],
@@ -379,7 +402,146 @@ class BradleyTerry(PreferenceClassifier):
         self.n_iter_ = int(res.n_iter)
         self.converged_ = bool(res.converged)
         self.classes_ = np.array([0, 1])
+        self._keep_cells(prob, beta)
         return self
+
+    # ------------------------------------------ partitioned data, exact updates (prefstat.distributed)
+    def _keep_cells(self, prob, beta) -> None:
+        """Store the item-level cell sums (``cell_stats_``) and the free solution, for :meth:`update`."""
+        cells = self.__dict__.pop("_cells", None)
+        self.__dict__.pop("cell_stats_", None)
+        if self.kind_ != "items" or cells is None or prob.extra is not None:
+            return
+        items, ca, cb, co, cg, W, WY, WY2, entropy, row_stats = cells
+        frame = {"left": items[ca], "right": items[cb]}
+        if co is not None:
+            frame["order"] = co
+        if cg is not None:
+            frame["group"] = cg
+        frame.update(W=W, WY=WY, WY2=WY2)
+        self.cell_stats_ = ItemCells(pd.DataFrame(frame), float(entropy), *row_stats)
+        self.solution_ = dict(zip(self._free_names(prob), np.asarray(beta, np.float64)))
+
+    def _fit_partitioned(self, X, y, sample_weight, groups, order):
+        """``fit`` on a :class:`prefstat.distributed.PartitionedTable` or Dask DataFrame (exact map-reduce)."""
+        passed = [n for n, v in (("y", y), ("sample_weight", sample_weight), ("groups", groups), ("order", order))
+                  if v is not None]
+        if passed:
+            raise ValueError(f"a partitioned table carries its own columns; do not pass {', '.join(passed)} with it "
+                             "(name the roles with prefstat.distributed.PartitionedTable).")
+        self._check_params()
+        if self.cov_type == "bootstrap":
+            raise ValueError("cov_type='bootstrap' is not available on partitioned data (each replicate would be "
+                             "a pass over every partition); use 'model', 'robust' or 'cluster'.")
+        if type(self)._cell_stats is not BradleyTerry._cell_stats:
+            raise ValueError(f"{type(self).__name__} cannot be fitted on partitioned data; fit BradleyTerry, or "
+                             "read the table into memory.")
+        table = as_partitioned(X)
+        if table.roles["group"] is not None and self.cov_type != "cluster":
+            warn_caller(f"the table's group column is not used with cov_type={self.cov_type!r}: only "
+                        "cov_type='cluster' uses groups (cluster-robust standard errors). Pass cov_type='cluster', "
+                        "or drop the group role.")
+        for attr in ("items_", "n_features_in_", "feature_names_in_", "cell_stats_", "solution_"):
+            self.__dict__.pop(attr, None)
+        log = TransferLog()
+        if table.kind == "items":
+            cells = item_cells(table, order=self.order_effect, group=self.cov_type == "cluster", log=log)
+            self.kind_ = "items"
+            self._fit_cells(cells)
+        else:
+            self._fit_partitioned_features(table, log)
+        self.distributed_ = log.as_dict()
+        return self
+
+    def _fit_cells(self, cells, beta0=None):
+        """Fit on item-level cell sums (:class:`prefstat.distributed.ItemCells`), e.g. merged ones."""
+        f = cells.frame
+        left, right = f["left"].to_numpy(object), f["right"].to_numpy(object)
+        a, b, items = factorize_items(left, right)
+        o = f["order"].to_numpy(np.float64) if "order" in f else None
+        codes = labels = None
+        if "group" in f:
+            codes, labels = live_group_codes(f["group"].to_numpy(object), f["W"].to_numpy(np.float64))
+        sums = tuple(f[c].to_numpy(np.float64) for c in ("W", "WY", "WY2"))
+        prob = self._items_problem(items, a, b, o, codes, labels, sums, cells.entropy,
+                                   (cells.n_rows, cells.w_min, cells.w_max))
+        x0 = None if beta0 is None else np.array([beta0.get(n, 0.0) for n in self._free_names(prob)])
+        return self._fit_problem(prob, x0)
+
+    def _fit_partitioned_features(self, table, log):
+        out = fit_features(table, order_effect=self.order_effect, alpha=self.alpha, cov_type=self.cov_type,
+                           tol=self.tol, max_iter=self.max_iter, log=log)
+        self.kind_ = "features"
+        if not out.converged or out.max_abs_eta > SUSPICIOUS_ETA:
+            if np.all(np.isfinite(out.hess)):
+                check_identifiable(out.hess, out.names)
+            raise ValueError(
+                f"the {self._model_name} fit on the partitioned table did not reach a finite MLE (converged="
+                f"{out.converged}, largest |linear predictor| {out.max_abs_eta:.3g}): the outcomes are probably "
+                "separated along some feature combination. The exact separation check needs the rows in memory: "
+                "fit a sample in memory to locate it, or fit with alpha > 0.")
+        check_identifiable(out.hess, out.names)
+        p = len(out.names)
+        d = len(table.features)
+        penalty = np.r_[np.full(d, float(self.alpha)), np.zeros(p - d)]
+        prob = _Problem(design=None, W=np.array([out.total_weight]), WY=None, WY2=None, penalty=penalty, T=np.eye(p),
+                        names=out.names, n_cells=0, reparam=lambda cov: cov, loglik_saturated=out.entropy)
+        res = OptimResult(x=out.x, value=out.value, grad=out.grad, hess=out.hess, n_iter=out.n_iter,
+                          converged=out.converged)
+        self.n_features_in_ = d
+        self._opts = dict(solver="newton", gtol=1e-12 if self.tol is None else self.tol,
+                          max_iter=100 if self.max_iter is None else self.max_iter)
+        return self._store(prob, res, out.meat, out.group_scores, None)
+
+    @x64
+    def update(self, X, y=None, sample_weight=None, groups=None, order=None):
+        """Merge new comparisons into a fitted item-level model and refit: exactly the fit on all rows.
+
+        The cell sums are additive (:mod:`prefstat.distributed.cells`): the new rows' cells are added
+        to ``cell_stats_`` and the model is refitted from its previous solution (warm start), which
+        gives the fit on the old and new rows together (to rounding). ``X`` is anything ``fit``
+        accepts, a partitioned table included. The hyperparameters must be those of the fit. Feature-
+        level models keep no sufficient statistics of fixed size: refit them on all rows.
+        """
+        check_is_fitted(self, "coef_")
+        cells = getattr(self, "cell_stats_", None)
+        if self.cov_type == "bootstrap":
+            raise ValueError("update is not available with cov_type='bootstrap' (the bootstrap resamples rows, "
+                             "which the cell sums do not keep); use 'model', 'robust' or 'cluster'.")
+        if self.kind_ != "items" or cells is None:
+            raise ValueError("update needs an item-level BradleyTerry fit with its cell statistics (cell_stats_); "
+                             "feature-level models keep no sufficient statistics of fixed size: refit on all rows.")
+        self._check_params()
+        keys = ["left", "right"] + (["order"] if self.order_effect else []) + (
+            ["group"] if self.cov_type == "cluster" else [])
+        if cells.keys != keys:
+            raise ValueError(f"the model's cells are keyed by {cells.keys} but order_effect={self.order_effect} and "
+                             f"cov_type={self.cov_type!r} need {keys}: update with the hyperparameters of the fit.")
+        if is_partitioned(X):
+            if any(v is not None for v in (y, sample_weight, groups, order)):
+                raise ValueError("a partitioned table carries its own columns; do not pass y, sample_weight, "
+                                 "groups or order with it.")
+            log = TransferLog()
+            new = item_cells(as_partitioned(X), order=self.order_effect, group=self.cov_type == "cluster", log=log)
+            self.distributed_ = log.as_dict()
+        else:
+            table = self._table(X, y, sample_weight, groups, order)
+            if table.kind != "items":
+                raise ValueError("update of an item-level model needs item-level rows (an (n, 2) array of labels).")
+            if self.cov_type == "cluster" and table.group is None:
+                raise ValueError("cov_type='cluster' needs groups: pass groups= to update.")
+            new = cells_from_rows(table.left, table.right, table.outcome, table.weight,
+                                  order=self._order_column(table),
+                                  group=table.group if self.cov_type == "cluster" else None)
+        merged = cells.merge(new)
+        merged.check_weights()
+        return self._fit_cells(merged, beta0=getattr(self, "solution_", None))
+
+    def partial_fit(self, X, y=None, sample_weight=None, groups=None, order=None):
+        """``fit`` on the first call, :meth:`update` afterwards (item level; see :meth:`update`)."""
+        if getattr(self, "cell_stats_", None) is None:
+            return self.fit(X, y, sample_weight=sample_weight, groups=groups, order=order)
+        return self.update(X, y, sample_weight=sample_weight, groups=groups, order=order)
 
     def _report(self, names, estimate, cov, draws=None, n_obs=None) -> None:
         """Store ``results_`` and the public attributes derived from it.
@@ -575,6 +737,18 @@ class BradleyTerry(PreferenceClassifier):
     def _row_loglik(self, y, eta):
         """Per-row log-likelihood of outcomes ``y`` at linear predictors ``eta`` (hook for :meth:`score`)."""
         return y * eta - np.logaddexp(0.0, eta)
+
+
+def live_group_codes(group, weight) -> tuple[np.ndarray, np.ndarray]:
+    """(code per row, label per code) of the clusters, counted over rows that carry weight.
+
+    A cluster of zero-weight rows is no cluster at all and must not enter the small-sample factor
+    G / (G - 1); such rows get code 0 (they add nothing to any sum).
+    """
+    live = weight > 0
+    codes = np.zeros(weight.shape[0], np.int64)
+    codes[live], labels = pd.factorize(group[live])
+    return codes, np.asarray(labels, dtype=object)
 
 
 def _n_rows(X) -> int:

@@ -116,6 +116,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
 from ..data import ComparisonTable, factorize_items
+from ..distributed import TransferLog, as_partitioned, distinct_debiased_rows, is_partitioned
 from ..design import SparseRowsDesign, feature_design, pad_rows, padded_size
 from ..existence import check_identifiable
 from ..inference import influence_sandwich
@@ -263,6 +264,11 @@ class DebiasedBradleyTerry(BradleyTerry):
         (or per row; pool entries are ignored).
         """
         self._check_params()
+        log = None
+        if is_partitioned(X):
+            log = TransferLog()
+            X, y, ai_label, sample_weight, groups, order = self._partitioned_rows(
+                X, y, ai_label, sample_weight, groups, order, density_ratio, log)
         if isinstance(X, ComparisonTable):
             raise ValueError("DebiasedBradleyTerry reads arrays (X, y with NaN on pool rows, ai_label): a "
                              "ComparisonTable cannot hold missing human labels.")
@@ -346,11 +352,32 @@ class DebiasedBradleyTerry(BradleyTerry):
         }
         if density_ratio is not None or use_classifier:
             warn_poor_overlap(weights, stacklevel=2)
+        self.__dict__.pop("distributed_", None)
+        if log is not None:
+            self.distributed_ = log.as_dict()
         self.nobs_ = n + N
         self.n_iter_ = int(res.n_iter)
         self.converged_ = True
         self.classes_ = np.array([0, 1])
         return self
+
+    def _partitioned_rows(self, X, y, ai_label, sample_weight, groups, order, density_ratio, log):
+        """The distinct rows of a partitioned item-level table with summed weights (exact: frequency weights).
+
+        See :mod:`prefstat.distributed.debiased`. Returns the arguments of the in-memory ``fit``.
+        """
+        passed = [n for n, v in (("y", y), ("ai_label", ai_label), ("sample_weight", sample_weight),
+                                 ("groups", groups), ("order", order), ("density_ratio", density_ratio))
+                  if v is not None]
+        if passed:
+            raise ValueError(f"a partitioned table carries its own columns; do not pass {', '.join(passed)} with it "
+                             "(name the roles with prefstat.distributed.PartitionedTable(..., ai_label=...)).")
+        if self.density_ratio == "classifier":
+            raise ValueError("density_ratio='classifier' is not available on partitioned data (the cross-fitting "
+                             "folds are drawn per row); use density_ratio=None or fit in memory.")
+        rows = distinct_debiased_rows(as_partitioned(X, ai_label=True), with_group=self.cov_type == "cluster",
+                                      log=log)
+        return rows["X"], rows["y"], rows["ai_label"], rows["sample_weight"], rows["groups"], rows["order"]
 
     def _set_estimates(self, est_all, cov_all, names, n_obs):
         self._report(names, est_all, cov_all, n_obs=n_obs)  # BradleyTerry: results_ and the public attributes
