@@ -391,6 +391,12 @@ class BradleyTerry(PreferenceClassifier):
         inference = Inference(bread=np.asarray(res.hess), T=prob.T, n_obs=nobs, meat=meat, reparam=prob.reparam,
                               group_scores=group_scores, draws=draws)
         cov_all = inference.cov(self.cov_type)
+        if np.any(np.diag(cov_all) < 0) or (np.all(np.isfinite(np.asarray(res.hess)))
+                                            and not np.all(np.isfinite(cov_all))):
+            # Item abilities are identified once the win graph is connected, so the information is not
+            # checked before this point; an order effect confounded with the abilities (every pair
+            # shown in one orientation) still makes it singular, which shows here.
+            check_identifiable(np.asarray(res.hess), self._free_names(prob))
         if not np.all(np.isfinite(cov_all)):
             raise ValueError("the covariance is not finite: the weights are too large (or too extreme) for "
                              "float64; rescale sample_weight.")
