@@ -523,6 +523,201 @@ class BradleyTerry(PreferenceClassifier):
         merged.check_weights()
         return self._fit_cells(merged, beta0=getattr(self, "solution_", None))
 
+    def _report(self, names, estimate, cov, draws=None, n_obs=None) -> None:
+        """Store ``results_`` and the public attributes derived from it.
+
+        ``names``/``estimate``/``cov`` cover every reported parameter: the coefficients, then the order
+        effect (with ``order_effect=True``), then ``_n_aux`` auxiliary parameters (e.g. Davidson's tie
+        parameter). Subclasses with their own fit (DebiasedBradleyTerry) report through this too.
+        """
+        n_coef = len(names) - (1 if self.order_effect else 0) - self._n_aux
+        self.results_ = EstimationResults(names=list(names), estimate=estimate, cov=cov, cov_type=self.cov_type,
+                                          draws=draws, n_obs=n_obs)
+        est_all, cov_all = self.results_.estimate, self.results_.cov
+        self.param_names_ = list(names[:n_coef])
+        self.coef_ = est_all[:n_coef]
+        self.cov_ = cov_all[:n_coef, :n_coef]
+        self.stderr_ = np.sqrt(np.diag(self.cov_))
+        if self.order_effect:
+            self.order_effect_ = float(est_all[n_coef])
+            self.order_effect_stderr_ = float(np.sqrt(cov_all[n_coef, n_coef]))
+        else:
+            self.order_effect_ = None
+            self.order_effect_stderr_ = None
+
+    def _free_names(self, prob) -> list:
+        # Names of the fitted (free) parameters: reported names of the columns T selects.
+        return [prob.names[int(np.argmax(np.abs(prob.T[:, j])))] for j in range(prob.T.shape[1])]
+
+    def _check_solution(self, prob, res, eta):
+        """Raise if the MLE does not exist, is not identified, or was not reached."""
+        converged = bool(res.converged)
+        live = prob.W[: eta.shape[0]] > 0
+        if not converged or np.max(np.abs(eta[live]), initial=0.0) > SUSPICIOUS_ETA:
+            self._raise_if_separated(prob)
+        # Item abilities are identified once the win graph is connected (checked before the fit);
+        # feature columns and the order effect can still be collinear.
+        if self.kind_ == "features" or not converged:
+            info = np.asarray(res.hess)
+            if not np.all(np.isfinite(info)):
+                info = np.asarray(prob.design.gram(0.25 * jnp.asarray(prob.W))) + np.diag(prob.penalty)
+            check_identifiable(info, self._free_names(prob))
+        if not converged:
+            raise ValueError(
+                f"{self._opts['solver']} did not converge in max_iter={self._opts['max_iter']} iterations "
+                f"(max |gradient| = {float(np.max(np.abs(res.grad))):.3g}); increase max_iter or rescale features."
+            )
+
+    _model_name = "Bradley-Terry"  # in error messages
+
+    def _separation(self, prob):
+        """Hook: a direction of the free parameters along which the likelihood never decreases, or None."""
+        wins, losses = prob.WY[: prob.n_cells], (prob.W - prob.WY)[: prob.n_cells]
+        X = prob.design.to_scipy()[: prob.n_cells]
+        return find_separation(X, wins, losses)
+
+    def _raise_if_separated(self, prob):
+        direction = self._separation(prob)
+        if direction is not None:
+            names = self._free_names(prob)
+            involved = [names[j] for j in np.flatnonzero(np.abs(direction) > 1e-6)][:8]
+            raise ValueError(
+                f"the {self._model_name} MLE does not exist: the outcomes are perfectly separated along a "
+                f"combination of {involved} (the likelihood keeps increasing as those parameters run off "
+                "to infinity). Add data, drop the separating features/items, or fit with an L2 penalty "
+                "(alpha > 0; standard errors are then those of the penalised fit)."
+            )
+
+    def _bootstrap(self, prob, beta_hat) -> np.ndarray:
+        cell, y, w = prob.atoms
+        total = float(np.sum(w))
+        if total > 2.0**62:
+            raise ValueError(f"the bootstrap resamples round(sum of weights) = {total:.3g} comparisons, more than "
+                             "a multinomial draw can hold; rescale sample_weight or use cov_type='robust'.")
+        draws, ok = multinomial_bootstrap(prob.design, prob.atoms, prob.penalty, beta_hat, prob.W.shape[0],
+                                          self.n_bootstrap, np.random.default_rng(self.random_state), self._opts)
+        if not ok.any():
+            raise ValueError("no bootstrap replicate has a finite MLE (every resample is separated); "
+                             "use cov_type='model' or 'robust', or fit with alpha > 0.")
+        if not ok.all():
+            warnings.warn(
+                f"{int((~ok).sum())} of {ok.size} bootstrap replicates have no finite MLE (an item never "
+                "won or never lost in the resample) and are excluded from the bootstrap covariance; "
+                "with many such replicates the bootstrap is unreliable here.",
+                RuntimeWarning, stacklevel=3)
+        self.n_bootstrap_failed_ = int((~ok).sum())
+        return draws[ok]
+
+    # ------------------------------------------------------------- inference
+    def conf_int(self, level: float = 0.95, method: str = "wald") -> np.ndarray:
+        """(k, 2) interval for ``coef_``: Wald with the fitted covariance, or bootstrap percentile."""
+        check_is_fitted(self, "results_")
+        return self.results_.interval(level, method)[: len(self.coef_)]
+
+    def _labels(self) -> list:
+        # Reported parameter labels as fitted (item labels keep their type; results_ holds str names).
+        return list(self.param_names_) + list(self.results_.names[len(self.param_names_):])
+
+    def summary(self, level: float = 0.95, method: str = "wald") -> pd.DataFrame:
+        """Coefficient table (one row per ability / coefficient, plus the order effect)."""
+        check_is_fitted(self, "results_")
+        table = self.results_.summary(level, method)
+        table.index = pd.Index(self._labels(), name="parameter")
+        return table
+
+    def t_test(self, L, value=0.0, level: float = 0.95):
+        """Wald z test and interval for each linear combination ``L theta`` of the reported parameters.
+
+        ``L``: a string such as ``"A - B"`` or ``"A - B, C"``, a ``{name: coefficient}`` dict (or a
+        list of them), or a (q, k) matrix over ``results_.names`` (coefficients, then
+        ``order_effect``). Returns :class:`~prefstat.inference.ContrastResults` (``summary_frame()``).
+        """
+        check_is_fitted(self, "results_")
+        return self.results_.t_test(L, value=value, level=level)
+
+    def wald_test(self, L, value=0.0):
+        """Joint Wald (chi-square) test of ``L theta = value``; ``L`` as in :meth:`t_test`."""
+        check_is_fitted(self, "results_")
+        return self.results_.wald_test(L, value=value)
+
+    def pairwise(self, names=None, level: float = 0.95) -> pd.DataFrame:
+        """Every difference ``theta_i - theta_j`` among the coefficients (default) or the given ``names``."""
+        check_is_fitted(self, "results_")
+        if names is None:
+            names = [str(n) for n in self.param_names_]
+        return self.results_.pairwise(names=names, level=level)
+
+    # ------------------------------------------------------------ prediction
+    def decision_function(self, X, order=None) -> np.ndarray:
+        """Linear predictor eta (log-odds that the left option is preferred)."""
+        check_is_fitted(self, "coef_")
+        self._check_input_names(X)
+        return self._eta(X, order)
+
+    def _eta(self, X, order) -> np.ndarray:
+        if self.kind_ == "items":
+            X = np.asarray(X.to_numpy() if isinstance(X, pd.DataFrame) else X, dtype=object)
+            if X.ndim != 2 or X.shape[1] != 2:
+                raise ValueError(f"X must be an (n, 2) array of item labels; got shape {X.shape}.")
+            a, b, _ = factorize_items(X[:, 0], X[:, 1], items=self.items_)
+            unknown = np.concatenate([X[:, 0][a < 0], X[:, 1][b < 0]])
+            if unknown.size:
+                raise ValueError(
+                    f"unknown items at predict time: {sorted(set(map(str, unknown)))[:8]}; the model was fitted "
+                    f"on {len(self.items_)} items and has no ability for these."
+                )
+            eta = self.coef_[a] - self.coef_[b]
+            n = X.shape[0]
+        else:
+            table = ComparisonTable.from_features(X, np.zeros(_n_rows(X)))
+            if table.features.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {table.features.shape[1]} features but the model was fitted on "
+                                 f"{self.n_features_in_}.")
+            eta = np.asarray(table.features @ self.coef_).ravel()
+            n = eta.shape[0]
+        if self.order_effect:
+            o = np.ones(n) if order is None else np.broadcast_to(np.asarray(order, np.float64), (n,))
+            eta = eta + self.order_effect_ * o
+        return eta
+
+    def predict_proba(self, X, order=None) -> np.ndarray:
+        """(n, 2) array: P(right preferred), P(left preferred) (columns follow ``classes_ = [0, 1]``).
+
+        With an order effect, ``order`` (+1/-1/0) defaults to +1 (left holds the advantage),
+        the convention used when fitting without an order column.
+        """
+        p = 1.0 / (1.0 + np.exp(-self.decision_function(X, order)))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X, order=None) -> np.ndarray:
+        """1 where the left option is more likely preferred, else 0."""
+        return (self.decision_function(X, order) > 0).astype(int)
+
+    def score(self, X, y=None, sample_weight=None, order=None) -> float:
+        """Mean log-likelihood per comparison (weighted), ties as half wins.
+
+        The default scorer of ``GridSearchCV`` / ``cross_val_score``; unlike ``scoring="accuracy"``
+        it takes ties (y = 0.5) and soft labels (see the class docstring, Scoring).
+        """
+        check_is_fitted(self, "coef_")
+        if isinstance(X, ComparisonTable):
+            table = X
+            X = np.column_stack([table.left, table.right]) if table.kind == "items" else table.features
+            y, sample_weight = table.outcome, table.weight
+            order = table.order if order is None else order
+        else:
+            if y is None:
+                raise ValueError("y (the outcome column) is required to score an array X.")
+            self._check_input_names(X)
+        y = np.asarray(y, np.float64)
+        w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight, np.float64)
+        eta = self._eta(X, order)
+        return float(np.sum(w * self._row_loglik(y, eta)) / np.sum(w))
+
+    def _row_loglik(self, y, eta):
+        """Per-row log-likelihood of outcomes ``y`` at linear predictors ``eta`` (hook for :meth:`score`)."""
+        return y * eta - np.logaddexp(0.0, eta)
+
 
 def live_group_codes(group, weight) -> tuple[np.ndarray, np.ndarray]:
     """(code per row, label per code) of the clusters, counted over rows that carry weight.
