@@ -159,13 +159,13 @@ def test_update_on_a_split_equals_the_fit_on_all_rows(cov, items_frame):
     assert model.cell_stats_.n_rows == len(items_frame)
 
 
-def test_update_with_partitioned_rows_and_partial_fit(client, items_frame):
+def test_update_with_partitioned_rows(client, items_frame):
     full = BradleyTerry(order_effect=True).fit(_table(items_frame, "model", left="left", right="right"))
     frame = items_frame.drop(columns="group")
-    parts = np.array_split(np.arange(len(frame)), 3)
-    model = BradleyTerry(order_effect=True)
-    for part in parts:
-        model.partial_fit(dd.from_pandas(frame.iloc[part], npartitions=2))
+    first, *rest = np.array_split(np.arange(len(frame)), 3)
+    model = BradleyTerry(order_effect=True).fit(dd.from_pandas(frame.iloc[first], npartitions=2))
+    for part in rest:
+        model.update(dd.from_pandas(frame.iloc[part], npartitions=2))
     _assert_same(full, model, tol=1e-10)
 
 

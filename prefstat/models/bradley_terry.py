@@ -531,6 +531,7 @@ class BradleyTerry(PreferenceClassifier):
             new = item_cells(as_partitioned(X), order=self.order_effect, group=self.cov_type == "cluster", log=log)
             self.distributed_ = log.as_dict()
         else:
+            self._check_input_names(X)
             table = self._table(X, y, sample_weight, groups, order)
             if table.kind != "items":
                 raise ValueError("update of an item-level model needs item-level rows (an (n, 2) array of labels).")
@@ -542,12 +543,6 @@ class BradleyTerry(PreferenceClassifier):
         merged = cells.merge(new)
         merged.check_weights()
         return self._fit_cells(merged, beta0=getattr(self, "solution_", None))
-
-    def partial_fit(self, X, y=None, sample_weight=None, groups=None, order=None):
-        """``fit`` on the first call, :meth:`update` afterwards (item level; see :meth:`update`)."""
-        if getattr(self, "cell_stats_", None) is None:
-            return self.fit(X, y, sample_weight=sample_weight, groups=groups, order=order)
-        return self.update(X, y, sample_weight=sample_weight, groups=groups, order=order)
 
     def _report(self, names, estimate, cov, draws=None, n_obs=None) -> None:
         """Store ``results_`` and the public attributes derived from it.
