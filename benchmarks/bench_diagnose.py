@@ -82,7 +82,7 @@ def side_by_side(reps, seed):
 
     rows = []
     for ours, theirs, defect, strong in PAIRS:
-        for effect in ((1, strong) if defect == "disconnected" else (0.0, strong)):
+        for effect in ((2, strong) if defect == "disconnected" else (0.0, strong)):
             rng = np.random.default_rng([seed, len(rows)])
             hits_ours, hits_theirs, have, failed = 0, 0, True, 0
             for _ in range(reps):
@@ -97,10 +97,10 @@ def side_by_side(reps, seed):
                     failed += 1
                 else:
                     hits_theirs += flags.get(theirs, False)
-            label = ("null (two-way bridge)" if defect == "disconnected" and effect else
-                     "null" if not effect else f"effect {effect:g}")
-            if defect == "disconnected" and not effect:
-                label = "disconnected"
+            if defect == "disconnected":
+                label = "null: halves linked by 2 bridges, one won each way" if effect else "disconnected"
+            else:
+                label = "null" if not effect else f"effect {effect:g}"
             rows.append((defect, label, ours, hits_ours / reps, theirs,
                          hits_theirs / max(reps - failed, 1) if have else None, reps, failed))
     return rows
