@@ -76,7 +76,7 @@ def _user_loglik(design, y, w, user, n_users, coef):
 # SQUAREM's extrapolation length |alpha| is kept in [1, MAX_STEP] (alpha = -1 is two plain EM steps).
 MAX_STEP = 64.0
 # EM maps per start before the best start is chosen and run to convergence (fit_core, accelerate=True).
-SCREEN_ITER = 20
+SCREEN_ITER = 8
 
 
 def _em(design, y, w, user, present, n_users, coef, weights, penalty, tol, max_iter, newton_iter,
