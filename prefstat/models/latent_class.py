@@ -391,6 +391,8 @@ class LatentClassBT(DirectionMixin, PreferenceClassifier):
 
     def _set_results(self, design, yj, wj, uj, n_users, names, n_obs) -> None:
         K = int(self.n_classes)
+        if self.cov_type == "cluster" and n_users < 2:
+            raise ValueError("cov_type='cluster' needs at least two users in groups; use cov_type='model'.")
         if np.any(self.weights_ <= 0):
             raise ValueError("a latent class has weight 0 (no user belongs to it): its coefficients are not "
                              "identified. Use fewer classes (n_classes).")
@@ -398,8 +400,6 @@ class LatentClassBT(DirectionMixin, PreferenceClassifier):
                              n_users=n_users, n_classes=K, alpha=float(self.alpha))
         pieces = Inference(bread=np.asarray(inf.bread), T=np.asarray(inf.T), n_obs=n_obs,
                            group_scores=np.asarray(inf.user_scores))
-        if self.cov_type == "cluster" and n_users < 2:
-            raise ValueError("cov_type='cluster' needs at least two users in groups; use cov_type='model'.")
         cov = pieces.cov(self.cov_type)
         if not np.all(np.isfinite(cov)):
             raise ValueError("the covariance of the latent-class fit is not finite: the information matrix is "
