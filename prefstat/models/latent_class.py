@@ -49,7 +49,7 @@ from ..design import feature_design, pad_rows, padded_size
 from ..losses import DIVERGED_ETA, logistic_fit
 from ..geometry import gaussian_cone_radius
 from ..inference import EstimationResults, Inference
-from ..validation import check_int, check_level, check_option, check_random_state, check_real
+from ..validation import check_int, check_level, check_option, check_random_state, check_real, warn_caller
 from .base import DirectionMixin, PreferenceClassifier
 
 __all__ = ["LatentClassBT", "LatentClassResult", "LatentClassInference", "fit_core", "inference_core", "mixture_loglik"]
@@ -393,17 +393,18 @@ class LatentClassBT(DirectionMixin, PreferenceClassifier):
         K = int(self.n_classes)
         if self.cov_type == "cluster" and n_users < 2:
             raise ValueError("cov_type='cluster' needs at least two users in groups; use cov_type='model'.")
-        if np.any(self.weights_ <= 0):
-            raise ValueError("a latent class has weight 0 (no user belongs to it): its coefficients are not "
-                             "identified. Use fewer classes (n_classes).")
-        inf = inference_core(design, yj, wj, uj, jnp.asarray(self.weights_), jnp.asarray(self.class_coef_),
-                             n_users=n_users, n_classes=K, alpha=float(self.alpha))
-        pieces = Inference(bread=np.asarray(inf.bread), T=np.asarray(inf.T), n_obs=n_obs,
-                           group_scores=np.asarray(inf.user_scores))
-        cov = pieces.cov(self.cov_type)
+        cov = np.full((K + (K + 2) * self.n_features_in_,) * 2, np.nan)
+        if np.all(self.weights_ > 0):
+            inf = inference_core(design, yj, wj, uj, jnp.asarray(self.weights_), jnp.asarray(self.class_coef_),
+                                 n_users=n_users, n_classes=K, alpha=float(self.alpha))
+            pieces = Inference(bread=np.asarray(inf.bread), T=np.asarray(inf.T), n_obs=n_obs,
+                               group_scores=np.asarray(inf.user_scores))
+            cov = pieces.cov(self.cov_type)
         if not np.all(np.isfinite(cov)):
-            raise ValueError("the covariance of the latent-class fit is not finite: the information matrix is "
-                             "singular (a class is empty or not identified). Use fewer classes (n_classes).")
+            # the point estimates stand; only their covariance is undefined
+            warn_caller("the covariance of the latent-class fit is not finite (a class has weight 0 or the "
+                        "information matrix is singular): results_ holds NaN standard errors. Use fewer classes "
+                        "(n_classes).")
         labels = ([f"pi[{k}]" for k in range(K)] + [f"class{k}:{f}" for k in range(K) for f in names]
                   + [f"mean:{f}" for f in names] + [f"direction:{f}" for f in names])
         estimate = np.concatenate([self.weights_, self.class_coef_.ravel(), self.coef_, self.direction_])
