@@ -35,7 +35,7 @@ BAD = {
     ],
     "LatentClassBT": [
         ("n_classes", 0), ("n_classes", 2.0), ("n_init", 0), ("alpha", -1.0), ("tol", 0.0), ("tol", -1.0),
-        ("max_iter", 0), ("random_state", "seed"),
+        ("max_iter", 0), ("random_state", "seed"), ("cov_type", "robust"),
     ],
     # the two estimators that take judge labels validate through the same shared helpers
     "DebiasedBradleyTerry": [

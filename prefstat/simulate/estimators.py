@@ -44,6 +44,8 @@ from ..models.debiased import fit_core as debiased_core
 from ..models.latent_class import fit_core as latent_class_core
 from ..models.sign import exact_core as sign_exact_core
 from ..models.sign import fit_core as sign_fit_core
+from ..models.sign import CALIBRATION as SIGN_CALIBRATION
+from ..models.sign import RATE as SIGN_RATE
 from ..models.sign import subsampling_cone
 
 __all__ = ["BTSim", "LoopSim", "DebiasedSim", "JudgeBaselineSim", "SignSim", "LatentClassSim", "observed_oracle_bt",
@@ -351,7 +353,8 @@ class SignSim(_ResolvedTruth):
                 jax.random.split(key_idx, self.n_subsamples))
             dirs = jax.vmap(lambda rows, k: self._fit(Z[rows], y[rows], k).direction)(
                 idx, jax.random.split(key_sub, self.n_subsamples))
-            out["cone_radius"], out["intervals"] = subsampling_cone(res.direction, dirs, n, m, self.level)
+            rate, correct = (SIGN_RATE, False) if self.method == "exact" else SIGN_CALIBRATION[self.bandwidth]
+            out["cone_radius"], out["intervals"] = subsampling_cone(res.direction, dirs, n, m, self.level, rate, correct)
         return out
 
 
