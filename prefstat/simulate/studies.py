@@ -268,3 +268,6 @@ def write_report(spec: StudySpec, df: pd.DataFrame, out_dir: str) -> str:
     with open(os.path.join(out_dir, "report.md"), "w") as fh:
         fh.write(text)
     return text
+
+
+from . import study_dipo  # noqa: E402,F401 - registers the 'dipo' study into STUDIES

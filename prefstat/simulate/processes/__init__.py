@@ -25,11 +25,13 @@ Modules (one per process family; the shared numerics in :mod:`.numerics`):
 * :mod:`.users` - :class:`HeterogeneousUsers` (mixed logit; the sign estimator's setting)
 * :mod:`.gaussian` - :class:`GaussianClasses` (relative density ratio)
 * :mod:`.judge` - :class:`BiasedJudge` (biased AI judge with covariate shift)
+* :mod:`.policy_judge` - :class:`PolicyJudge` (biased judge over candidate sets; exact per-policy win rates)
 """
 from ..protocols import Process
 from .bradley_terry import FeatureBT, HomogeneousBT
 from .gaussian import GaussianClasses
 from .judge import BiasedJudge
+from .policy_judge import PolicyJudge
 from .users import HeterogeneousUsers
 
-__all__ = ["HomogeneousBT", "FeatureBT", "HeterogeneousUsers", "GaussianClasses", "BiasedJudge", "Process"]
+__all__ = ["HomogeneousBT", "FeatureBT", "HeterogeneousUsers", "GaussianClasses", "BiasedJudge", "PolicyJudge", "Process"]
