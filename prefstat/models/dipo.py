@@ -123,7 +123,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
-from ..data import describe_rows
+from ..data import ComparisonTable, describe_rows, table_arrays
 from ..inference import EstimationResults, cluster_influence_cov, influence_cov
 from ..losses import DIVERGED_ETA
 from ..nuisance import (assign_folds, check_finite_ratio, crossfit_logistic, crossfit_logistic_ratio,
@@ -310,7 +310,7 @@ class DIPO(BaseEstimator):
 
     # ------------------------------------------------------------------- fit
     @x64
-    def fit(self, F, y, ai_label, density_ratio=None, groups=None, by=None, target=None):
+    def fit(self, F, y=None, ai_label=None, density_ratio=None, groups=None, by=None, target=None):
         """Fit on one table.
 
         ``F``: (n, d) pair features seen by the nuisance models (or None). ``y``: human label
@@ -320,8 +320,15 @@ class DIPO(BaseEstimator):
         ``cov_type="cluster"``. ``by``: group label per row (one estimate per group present among
         the target rows). ``target``: boolean mask of the pool rows that define the target
         distribution (default: every pool row); other pool rows are not used.
+
+        ``F`` may instead be a :class:`~prefstat.ComparisonTable` with an ``ai_label`` column and NaN
+        outcomes on the pool rows: it supplies ``y``, ``ai_label`` and (with ``cov_type="cluster"``)
+        ``groups``; F is its feature differences (none for an item-level table) followed by its
+        ``order`` column when it has one. Its weights must all be 1 (DIPO takes no frequency weights).
         """
         self._check_params()
+        if isinstance(F, ComparisonTable):
+            F, y, ai_label, groups = self._table_inputs(F, y, ai_label, groups)
         human, y_all, ai = split_samples(y, ai_label)
         rows = human.size
         X = self._features(F, rows)
@@ -391,6 +398,17 @@ class DIPO(BaseEstimator):
         self.n_human_, self.n_target_ = n, N
         self._diagnose(res, np.diag(robust), np.diag(robust0), w, y_h, a_h, m_h, g_h, k, scalar, names, unweighted)
         return self
+
+    def _table_inputs(self, table, y, ai_label, groups):
+        X, y_t, ai, w, g, order = table_arrays(table, y, ai_label, None, groups, None, "DIPO")
+        if not np.all(w == 1.0):
+            raise ValueError("the table has frequency weights other than 1; DIPO takes no weights: expand the rows "
+                             "(one row per comparison) instead.")
+        cols = [] if table.kind == "items" else [np.asarray(X.toarray() if hasattr(X, "toarray") else X, np.float64)]
+        if order is not None:
+            cols.append(order[:, None])
+        F = np.column_stack(cols) if cols else None
+        return F, y_t, ai, (g if self.cov_type == "cluster" else None)
 
     def _needs_judge_features(self) -> bool:
         return self.method == "dipo" or self.density_ratio is not None
