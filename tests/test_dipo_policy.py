@@ -265,4 +265,4 @@ def test_policy_study_dipo_closest_to_oracle():
           f"| human - DIPO gap {d_h.mean():.4f} +- {d_h.std(ddof=1) / np.sqrt(reps):.4f}")
     assert df["converged"].all()
     assert d_a.mean() > 5 * d_a.std(ddof=1) / np.sqrt(reps)  # AI-only: far (the judge prefers length)
-    assert d_h.mean() > 0  # human-only: noisier (measured about +2.5 MC SE at this seed)
+    assert d_h.mean() > 0  # human-only: noisier (measured +0.0011 +- 0.0008 at this seed: a modest margin)
