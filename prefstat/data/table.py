@@ -384,7 +384,10 @@ def _outcome_and_judge(name: str, outcome, n: int, ai_label, ai_name: str):
     """(outcome, ai_label): without a judge column every outcome must be finite; with one, NaN outcomes mark
     the AI-labelled pool rows and the judge label must be in [0, 1] on every row."""
     if ai_label is None:
-        arr = np.asarray(outcome) if not isinstance(outcome, np.ndarray) else outcome
+        try:
+            arr = np.asarray(outcome) if not isinstance(outcome, np.ndarray) else outcome
+        except ValueError:  # ragged: to_float names the column
+            arr = np.empty(0)
         if arr.ndim == 1 and arr.shape[0] == n:
             missing = pd.isna(pd.Series(arr, dtype=object)).to_numpy()
             if missing.any():
@@ -496,8 +499,9 @@ def table_arrays(table: ComparisonTable, y=None, ai_label=None, sample_weight=No
         raise ValueError(f"a ComparisonTable carries its own outcome, judge labels, weights, groups and order; do not "
                          f"pass {', '.join(passed)} with it.")
     if table.ai_label is None:
-        raise ValueError(f"{who} needs the AI judge's labels: build the table with ai_label= (the judge column) and "
-                         "NaN outcomes on the AI-labelled pool rows.")
+        raise ValueError(f"{who} needs the AI judge's labels: a ComparisonTable without an ai_label column cannot "
+                         "hold missing human labels (the AI-labelled pool rows). Build it with ai_label= (the judge "
+                         "column) and NaN outcomes on the pool rows.")
     if table.kind == "items":
         X = np.empty((table.n_rows, 2), dtype=object)
         X[:, 0], X[:, 1] = table.left, table.right
