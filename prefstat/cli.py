@@ -291,11 +291,11 @@ def main(argv=None) -> int:
     demo.add_argument("--out", help="output directory (default: prefstat-report)")
     demo.add_argument("--quick", action="store_true", help="a smaller, faster report (default: off)")
     demo.add_argument("--seed", type=int, default=0, help="random seed of the studies (default: 0)")
-    sim = sub.add_parser("simulate", help="run a built-in simulation study (bt-coverage, heterogeneity, ai-judge)",
+    sim = sub.add_parser("simulate", help="run a built-in simulation study (bt-coverage, heterogeneity, ai-judge, dipo, diagnostics)",
                          description="Run a built-in simulation study; writes results.parquet, report.md and plots.",
                          epilog_factory=_simulate_epilog,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    sim.add_argument("study", help="study name: bt-coverage, heterogeneity or ai-judge")
+    sim.add_argument("study", help="study name: bt-coverage, heterogeneity, ai-judge, dipo or diagnostics")
     reps = sim.add_mutually_exclusive_group()
     reps.add_argument("--reps", type=int, help=f"replications per cell (default: {QUICK_REPS}, a quick look)")
     reps.add_argument("--full", action="store_true",

@@ -12,6 +12,12 @@ are accepted as soft labels). Optional columns:
 * ``group``: cluster id (annotator, prompt) for cluster-robust standard errors.
 * ``order``: which option holds the order advantage (home ground, first
   position shown to a judge): +1 left, -1 right, 0 neither.
+* ``ai_label``: an AI judge's label (0/1, 0.5 a tie, or its probability that the
+  left option is preferred) on every row. Declaring it allows *missing outcomes*
+  (NaN): those rows are the AI-labelled pool of :class:`~prefstat.DIPO` and
+  :class:`~prefstat.DebiasedBradleyTerry`. Estimators that need an outcome on
+  every row (Bradley-Terry and the others) reject such a table with a message
+  pointing to those two; without ``ai_label`` a missing outcome is an error.
 
 Every problem is reported as a ``ValueError`` naming the column, the first
 offending rows (0-based positions) and what to do about it.
@@ -29,11 +35,11 @@ import scipy.sparse as sp
 
 from ..validation import warn_caller
 from .arena import winner_outcomes
-from .checks import (as_labels, check_order, check_outcome, check_weight, check_weight_range,
+from .checks import (as_labels, check_order, check_outcome, check_shape, check_weight, check_weight_range,
                      describe_rows, factorize_items, to_float)
 from .readers import check_unique_column, read_csv, read_file, read_parquet
 
-__all__ = ["ComparisonTable", "as_table"]
+__all__ = ["ComparisonTable", "as_table", "table_arrays"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +56,7 @@ class ComparisonTable:
     group : ndarray (n,) or None
     order : float64 ndarray (n,) in {-1, 0, 1}, or None
     feature_names : list of str (feature-level) or None
+    ai_label : float64 ndarray (n,) in [0, 1], or None (then ``outcome`` has no NaN)
     """
 
     kind: str
@@ -61,8 +68,18 @@ class ComparisonTable:
     group: np.ndarray | None = None
     order: np.ndarray | None = None
     feature_names: list | None = None
+    ai_label: np.ndarray | None = None
 
     # ------------------------------------------------------------------ basics
+    @property
+    def human(self) -> np.ndarray:
+        """(n,) bool: rows with an outcome (all True unless ``ai_label`` is declared and some are NaN)."""
+        return ~np.isnan(self.outcome)
+
+    @property
+    def has_missing_outcomes(self) -> bool:
+        return bool(np.isnan(self.outcome).any())
+
     @property
     def n_rows(self) -> int:
         return int(self.outcome.shape[0])
@@ -89,18 +106,18 @@ class ComparisonTable:
     # ------------------------------------------------------------ constructors
     @classmethod
     def from_items(cls, left, right, outcome, weight=None, group=None, order=None, *,
-                   names=("left", "right", "outcome", "weight", "group", "order")) -> "ComparisonTable":
-        """Item-level table from label columns. ``names`` are used in error messages."""
+                   names=("left", "right", "outcome", "weight", "group", "order"), ai_label=None,
+                   ai_name="ai_label") -> "ComparisonTable":
+        """Item-level table from label columns. ``names`` (and ``ai_name``) are used in error messages."""
         n_left, n_right, n_out, n_w, n_g, n_o = names
         left = as_labels(n_left, left, None)
         n = left.shape[0]
         if n == 0:
             raise ValueError("the comparison table is empty: there are no rows to fit.")
         right = as_labels(n_right, right, n)
-        y = to_float(n_out, outcome, n)
-        check_outcome(n_out, y)
+        y, ai = _outcome_and_judge(n_out, outcome, n, ai_label, ai_name)
         w, g, o = cls._optional(n, weight, group, order, n_w, n_g, n_o)
-        table = cls(kind="items", outcome=y, weight=w, left=left, right=right, group=g, order=o)
+        table = cls(kind="items", outcome=y, weight=w, left=left, right=right, group=g, order=o, ai_label=ai)
         try:
             code_left, code_right, items = table.item_codes
         except TypeError:  # unhashable labels (e.g. lists in an object column)
@@ -122,7 +139,8 @@ class ComparisonTable:
 
     @classmethod
     def from_features(cls, features, outcome, weight=None, group=None, order=None, *, feature_names=None,
-                      names=("X", "outcome", "weight", "group", "order")) -> "ComparisonTable":
+                      names=("X", "outcome", "weight", "group", "order"), ai_label=None,
+                      ai_name="ai_label") -> "ComparisonTable":
         """Feature-level table from the (n, d) matrix of differences phi(left) - phi(right)."""
         n_x, n_out, n_w, n_g, n_o = names
         if sp.issparse(features):
@@ -161,13 +179,12 @@ class ComparisonTable:
         if Z.shape[1] == 0:
             raise ValueError(f"'{n_x}' has no columns: at least one feature is needed.")
         n = Z.shape[0]
-        y = to_float(n_out, outcome, n)
-        check_outcome(n_out, y)
+        y, ai = _outcome_and_judge(n_out, outcome, n, ai_label, ai_name)
         w, g, o = cls._optional(n, weight, group, order, n_w, n_g, n_o)
         if feature_names is None:
             feature_names = [f"x{j}" for j in range(Z.shape[1])]
         return cls(kind="features", outcome=y, weight=w, features=Z, group=g, order=o,
-                   feature_names=list(map(str, feature_names)))
+                   feature_names=list(map(str, feature_names)), ai_label=ai)
 
     @staticmethod
     def _optional(n, weight, group, order, n_w, n_g, n_o):
@@ -248,7 +265,7 @@ class ComparisonTable:
     @classmethod
     def from_pandas(cls, df: pd.DataFrame, left=None, right=None, outcome=None, *, features=None,
                     weight=None, group=None, order=None, left_wins=None, right_wins=None,
-                    ties=None, winner=None, winner_map=None) -> "ComparisonTable":
+                    ties=None, winner=None, winner_map=None, ai_label=None) -> "ComparisonTable":
         """Table from a DataFrame, one comparison per row or aggregated counts.
 
         One comparison per row: name ``left``, ``right`` and ``outcome`` (or
@@ -265,7 +282,9 @@ class ComparisonTable:
         ``"model_b"`` 0, ``"tie"`` and ``"tie (bothbad)"`` 0.5). A label outside
         the mapping is a ValueError naming it and its first rows. Ties stay 0.5
         outcomes: :class:`~prefstat.BradleyTerry` counts them as half wins,
-        :class:`~prefstat.DavidsonBradleyTerry` as a third outcome.
+        :class:`~prefstat.DavidsonBradleyTerry` as a third outcome. ``ai_label``: the column of an AI judge's labels;
+        declaring it allows missing outcomes (the AI-labelled pool rows of
+        DIPO and DebiasedBradleyTerry; module docstring).
         """
         if not isinstance(df, pd.DataFrame):
             raise ValueError(f"expected a pandas DataFrame; got {type(df).__name__}.")
@@ -299,12 +318,14 @@ class ComparisonTable:
             return cls.from_items(col(left, "left"), col(right, "right"), y, col(weight, "weight"),
                                   col(group, "group"), order_values,
                                   names=(left, right, winner, weight or "weight", group or "group",
-                                         order if isinstance(order, str) else "order"))
+                                         order if isinstance(order, str) else "order"),
+                                  ai_label=col(ai_label, "AI judge label"), ai_name=ai_label or "ai_label")
         if left_wins is not None or right_wins is not None or ties is not None:
             if left is None or right is None or left_wins is None:
                 raise ValueError("a count table needs 'left', 'right' and 'left_wins' (plus 'right_wins' and/or 'ties').")
-            if outcome is not None or weight is not None:
-                raise ValueError("a count table takes its weights from the count columns; do not also pass outcome= or weight=.")
+            if outcome is not None or weight is not None or ai_label is not None:
+                raise ValueError("a count table takes its weights from the count columns; do not also pass outcome=, "
+                                 "weight= or ai_label=.")
             L, R = col(left, "left"), col(right, "right")
             parts = [(left_wins, 1.0)] + ([(right_wins, 0.0)] if right_wins else []) + ([(ties, 0.5)] if ties else [])
             counts = []
@@ -334,6 +355,7 @@ class ComparisonTable:
             raise ValueError("name the outcome column with outcome= (or give left_wins=/right_wins= for a count table).")
         W = col(weight, "weight")
         G = col(group, "group")
+        judge = dict(ai_label=col(ai_label, "AI judge label"), ai_name=ai_label or "ai_label")
         if features is not None:
             missing = [c for c in features if c not in df.columns]
             if missing:
@@ -343,12 +365,12 @@ class ComparisonTable:
             return cls.from_features(df[list(features)].to_numpy(), col(outcome, "outcome"), W, G, order_values,
                                      feature_names=list(features),
                                      names=("features", outcome, weight or "weight", group or "group",
-                                            order if isinstance(order, str) else "order"))
+                                            order if isinstance(order, str) else "order"), **judge)
         if left is None or right is None:
             raise ValueError("name the compared options with left= and right= (or give features=).")
         return cls.from_items(col(left, "left"), col(right, "right"), col(outcome, "outcome"), W, G, order_values,
                               names=(left, right, outcome, weight or "weight", group or "group",
-                                     order if isinstance(order, str) else "order"))
+                                     order if isinstance(order, str) else "order"), **judge)
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike, **columns) -> "ComparisonTable":
@@ -379,7 +401,38 @@ class ComparisonTable:
             data["group"] = self.group
         if self.order is not None:
             data["order"] = self.order
+        if self.ai_label is not None:
+            data["ai_label"] = self.ai_label
         return pd.DataFrame(data)
+
+
+def _outcome_and_judge(name: str, outcome, n: int, ai_label, ai_name: str):
+    """(outcome, ai_label): without a judge column every outcome must be finite; with one, NaN outcomes mark
+    the AI-labelled pool rows and the judge label must be in [0, 1] on every row."""
+    if ai_label is None:
+        try:
+            arr = np.asarray(outcome) if not isinstance(outcome, np.ndarray) else outcome
+        except ValueError:  # ragged: to_float names the column
+            arr = np.empty(0)
+        if arr.ndim == 1 and arr.shape[0] == n:
+            missing = pd.isna(pd.Series(arr, dtype=object)).to_numpy()
+            if missing.any():
+                raise ValueError(
+                    f"column '{name}' has NaN or infinite values at {describe_rows(missing)} (missing outcomes). If "
+                    "these are AI-labelled pool rows, declare the judge's labels with ai_label= and fit DIPO or "
+                    "DebiasedBradleyTerry; otherwise remove those rows or fill them explicitly.")
+        y = to_float(name, outcome, n)
+        check_outcome(name, y)
+        return y, None
+    ai = to_float(ai_name, ai_label, n)
+    check_outcome(ai_name, ai)
+    arr = np.asarray(outcome, dtype=object) if not isinstance(outcome, np.ndarray) else outcome
+    check_shape(name, arr, n)
+    missing = pd.isna(pd.Series(arr, dtype=object)).to_numpy()
+    y = to_float(name, np.where(missing, 0.0, arr), n)
+    check_outcome(name, y)
+    y[missing] = np.nan
+    return y, ai
 
 
 def _frame_kind(df: pd.DataFrame, design: str) -> str | None:
@@ -426,14 +479,15 @@ def _warn_if_item_codes(X: np.ndarray) -> None:
 
 
 def as_table(X, y=None, sample_weight=None, groups=None, order=None, *, design: str = "auto",
-             kind: str | None = None, who: str = "this estimator") -> ComparisonTable:
+             kind: str | None = None, who: str = "this estimator", allow_missing: bool = False) -> ComparisonTable:
     """What an estimator's ``fit`` received, as a validated :class:`ComparisonTable`.
 
     ``X`` is either a table (which carries its own outcome, weights, groups and order, so
     passing any of them too is an error) or anything :meth:`ComparisonTable.from_arrays`
     accepts: (n, 2) labels, (n, d) dense or sparse feature differences, or a DataFrame, with
     ``design`` choosing between them. ``kind`` ("items" or "features") requires that design;
-    ``who`` names the estimator in that error.
+    ``who`` names the estimator in that error. A table with missing outcomes (AI-labelled pool
+    rows) is an error unless ``allow_missing``.
     """
     if isinstance(X, ComparisonTable):
         passed = [name for name, value in (("y", y), ("sample_weight", sample_weight), ("groups", groups),
@@ -442,6 +496,10 @@ def as_table(X, y=None, sample_weight=None, groups=None, order=None, *, design: 
             raise ValueError(f"a ComparisonTable carries its own outcome, weights, groups and order; do not pass "
                              f"{', '.join(passed)} with it.")
         table = X
+        if table.has_missing_outcomes and not allow_missing:
+            raise ValueError(f"the table has missing outcomes on {describe_rows(~table.human)} (AI-labelled pool rows, "
+                             f"declared with ai_label); {who} needs an outcome on every row. Fit DIPO or "
+                             "DebiasedBradleyTerry on this table, or keep only the human-labelled rows.")
     else:
         table = ComparisonTable.from_arrays(X, y, sample_weight, groups, order, design=design)
     if kind is not None and table.kind != kind:
@@ -450,3 +508,31 @@ def as_table(X, y=None, sample_weight=None, groups=None, order=None, *, design: 
                              "Encode items as features (e.g. one-hot differences) first.")
         raise ValueError(f"{who} needs item labels (an (n, 2) array of labels); got a feature-level table.")
     return table
+
+
+def table_arrays(table: ComparisonTable, y=None, ai_label=None, sample_weight=None, groups=None, order=None,
+                 who: str = "this estimator"):
+    """``(X, y, ai_label, weight, group, order)`` of a table with an ``ai_label`` column, for the two-sample
+    estimators (DIPO, DebiasedBradleyTerry) that read arrays.
+
+    ``X``: (n, 2) object array of item labels, or the feature differences (a DataFrame named by
+    ``feature_names`` when dense, the sparse matrix otherwise); ``y`` has NaN on the pool rows.
+    The table carries every column, so passing any of the other arguments too is an error.
+    """
+    passed = [name for name, value in (("y", y), ("ai_label", ai_label), ("sample_weight", sample_weight),
+                                       ("groups", groups), ("order", order)) if value is not None]
+    if passed:
+        raise ValueError(f"a ComparisonTable carries its own outcome, judge labels, weights, groups and order; do not "
+                         f"pass {', '.join(passed)} with it.")
+    if table.ai_label is None:
+        raise ValueError(f"{who} needs the AI judge's labels: a ComparisonTable without an ai_label column cannot "
+                         "hold missing human labels (the AI-labelled pool rows). Build it with ai_label= (the judge "
+                         "column) and NaN outcomes on the pool rows.")
+    if table.kind == "items":
+        X = np.empty((table.n_rows, 2), dtype=object)
+        X[:, 0], X[:, 1] = table.left, table.right
+    elif sp.issparse(table.features):
+        X = table.features
+    else:
+        X = pd.DataFrame(table.features, columns=table.feature_names)
+    return X, table.outcome, table.ai_label, table.weight, table.group, table.order

@@ -115,7 +115,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
-from ..data import ComparisonTable, factorize_items
+from ..data import ComparisonTable, factorize_items, table_arrays
 from ..distributed import TransferLog, as_partitioned, distinct_debiased_rows, is_partitioned
 from ..design import SparseRowsDesign, feature_design, pad_rows, padded_size
 from ..existence import check_identifiable
@@ -261,7 +261,10 @@ class DebiasedBradleyTerry(BradleyTerry):
         on every row. ``sample_weight``: frequency weights. ``groups``: cluster
         ids for ``cov_type="cluster"``. ``order``: +1/-1/0 order indicator.
         ``density_ratio``: known ``dP_pool/dP_human``, one entry per human row
-        (or per row; pool entries are ignored).
+        (or per row; pool entries are ignored). ``X`` may instead be a
+        :class:`~prefstat.ComparisonTable` with an ``ai_label`` column and NaN
+        outcomes on the pool rows (it carries y, ai_label, weights, groups and
+        order; pass none of them); the fit is the same as on its arrays.
         """
         self._check_params()
         log = None
@@ -270,8 +273,8 @@ class DebiasedBradleyTerry(BradleyTerry):
             X, y, ai_label, sample_weight, groups, order = self._partitioned_rows(
                 X, y, ai_label, sample_weight, groups, order, density_ratio, log)
         if isinstance(X, ComparisonTable):
-            raise ValueError("DebiasedBradleyTerry reads arrays (X, y with NaN on pool rows, ai_label): a "
-                             "ComparisonTable cannot hold missing human labels.")
+            X, y, ai_label, sample_weight, groups, order = table_arrays(X, y, ai_label, sample_weight, groups,
+                                                                        order, "DebiasedBradleyTerry")
         for attr in ("items_", "n_features_in_"):
             self.__dict__.pop(attr, None)
         self._reset_input_names(X)

@@ -123,19 +123,22 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
-from ..data import describe_rows
+from ..data import ComparisonTable, describe_rows, table_arrays
 from ..inference import EstimationResults, cluster_influence_cov, influence_cov
 from ..losses import DIVERGED_ETA
 from ..nuisance import (assign_folds, check_finite_ratio, crossfit_logistic, crossfit_logistic_ratio,
                         crossfit_predict, density_ratio_from_proba, fold_size_ratio, group_codes, known_ratio,
                         split_samples, warn_poor_overlap, weight_diagnostics)
+from ..policy import as_probs, check_probs
 from ..validation import (check_bool, check_int, check_option, check_random_state, check_real,
                           is_probabilistic_classifier)
 from .dipo_core import (JUDGE_FEATURES, calibration_error, judge_features, ppi_power, two_sample_mean)
+from .dipo_policy import PolicyData, PolicyFit, PolicyValue, optimize_theta, reference_probs, target_cands
 
-__all__ = ["DIPO", "METHODS"]
+__all__ = ["DIPO", "METHODS", "POLICY_METHODS"]
 
 METHODS = ("dipo", "ppi", "ppi++", "human", "ai")
+POLICY_METHODS = ("dipo", "ppi", "human", "ai")  # methods available at the policy level
 
 
 # Robust (row-level, two-sample) covariance from influence values, jitted: fits inside a Monte-Carlo
@@ -307,7 +310,7 @@ class DIPO(BaseEstimator):
 
     # ------------------------------------------------------------------- fit
     @x64
-    def fit(self, F, y, ai_label, density_ratio=None, groups=None, by=None, target=None):
+    def fit(self, F, y=None, ai_label=None, density_ratio=None, groups=None, by=None, target=None):
         """Fit on one table.
 
         ``F``: (n, d) pair features seen by the nuisance models (or None). ``y``: human label
@@ -317,8 +320,15 @@ class DIPO(BaseEstimator):
         ``cov_type="cluster"``. ``by``: group label per row (one estimate per group present among
         the target rows). ``target``: boolean mask of the pool rows that define the target
         distribution (default: every pool row); other pool rows are not used.
+
+        ``F`` may instead be a :class:`~prefstat.ComparisonTable` with an ``ai_label`` column and NaN
+        outcomes on the pool rows: it supplies ``y``, ``ai_label`` and (with ``cov_type="cluster"``)
+        ``groups``; F is its feature differences (none for an item-level table) followed by its
+        ``order`` column when it has one. Its weights must all be 1 (DIPO takes no frequency weights).
         """
         self._check_params()
+        if isinstance(F, ComparisonTable):
+            F, y, ai_label, groups = self._table_inputs(F, y, ai_label, groups)
         human, y_all, ai = split_samples(y, ai_label)
         rows = human.size
         X = self._features(F, rows)
@@ -388,6 +398,17 @@ class DIPO(BaseEstimator):
         self.n_human_, self.n_target_ = n, N
         self._diagnose(res, np.diag(robust), np.diag(robust0), w, y_h, a_h, m_h, g_h, k, scalar, names, unweighted)
         return self
+
+    def _table_inputs(self, table, y, ai_label, groups):
+        X, y_t, ai, w, g, order = table_arrays(table, y, ai_label, None, groups, None, "DIPO")
+        if not np.all(w == 1.0):
+            raise ValueError("the table has frequency weights other than 1; DIPO takes no weights: expand the rows "
+                             "(one row per comparison) instead.")
+        cols = [] if table.kind == "items" else [np.asarray(X.toarray() if hasattr(X, "toarray") else X, np.float64)]
+        if order is not None:
+            cols.append(order[:, None])
+        F = np.column_stack(cols) if cols else None
+        return F, y_t, ai, (g if self.cov_type == "cluster" else None)
 
     def _needs_judge_features(self) -> bool:
         return self.method == "dipo" or self.density_ratio is not None
@@ -553,3 +574,130 @@ class DIPO(BaseEstimator):
         """Table of the estimate(s): estimate, stderr, z and p-value against 0, Wald interval."""
         check_is_fitted(self, "results_")
         return self.results_.summary(level)
+
+    # ---------------------------------------------------------- policy level
+    @x64
+    def fit_policy(self, data: PolicyData):
+        """Fit the outcome model on the human pairs of a policy task (:mod:`prefstat.models.dipo_policy`).
+
+        ``data``: a :class:`~prefstat.models.dipo_policy.PolicyData` from
+        :func:`~prefstat.models.dipo_policy.policy_data`. With ``method="dipo"``, ``m`` is cross-fitted
+        on the human pairs (as in :meth:`fit`) and predicted on every ordered candidate pair of the
+        target prompts (average of the fold models); ``"ppi"``/``"ai"`` use the judge, ``"human"`` 0.
+        Sets ``policy_data_``, ``policy_m_`` ((P, C, C), 0 off the target pairs) and
+        ``policy_m_human_`` ((n,)). :meth:`evaluate_policy` and :meth:`optimize_policy` then reuse
+        the fit for any number of policies.
+        """
+        self._check_params()
+        if not isinstance(data, PolicyData):
+            raise ValueError("data must be a PolicyData: build it with prefstat.models.dipo_policy.policy_data(...).")
+        check_option("method (policy level)", self.method, POLICY_METHODS)
+        if self.density_ratio is not None:
+            raise ValueError(f"density_ratio={self.density_ratio!r}: at the policy level the density ratio is known "
+                             "from the generator of the human pairs; use density_ratio=None.")
+        if self.cov_type != "robust":
+            raise ValueError("the policy level supports cov_type='robust' only.")
+        n = data.n_human
+        mask = np.asarray(data.cands.mask)
+        t_p, t_l, t_r = np.nonzero(data.target[:, None, None] & mask[:, :, None] & mask[:, None, :])
+        if self.method == "dipo":
+            if n < self.n_folds:
+                raise ValueError(f"n_folds={self.n_folds} needs at least {self.n_folds} human pairs; data has {n}.")
+            ai = np.r_[data.ai_label, data.judge[t_p, t_l, t_r]]
+            X = np.r_[data.F[data.prompt, data.left, data.right], data.F[t_p, t_l, t_r]]
+            human = np.r_[np.ones(n, bool), np.zeros(t_p.size, bool)]
+            m_h, m_t = self._outcome(X, ai, human, ~human, data.y, judge_features(ai, self.judge_feature), None)
+            M = np.zeros(data.judge.shape)
+            M[t_p, t_l, t_r] = m_t
+        elif self.method in ("ppi", "ai"):
+            M, m_h = data.judge, data.ai_label
+        else:
+            M, m_h = np.zeros(data.judge.shape), np.zeros(n)
+        self.policy_data_, self.policy_m_, self.policy_m_human_ = data, M, np.asarray(m_h, np.float64)
+        return self
+
+    @x64
+    def evaluate_policy(self, policy, data: PolicyData | None = None, level: float = 0.95) -> PolicyValue:
+        """Debiased human win rate of ``policy`` against the reference, with an influence-function interval.
+
+        ``policy``: theta (d,) of the candidate set's log-linear family or a (P, C) probability
+        table. ``data``: a policy task to fit first (:meth:`fit_policy`); None reuses the last fit.
+        Estimator, variance and assumptions: :mod:`prefstat.models.dipo_policy`. Returns a
+        :class:`~prefstat.models.dipo_policy.PolicyValue`.
+        """
+        if data is not None:
+            self.fit_policy(data)
+        check_is_fitted(self, "policy_data_")
+        d = self.policy_data_
+        p = check_probs(np.asarray(as_probs(jnp.asarray(policy, jnp.float64), d.cands)), d.cands, "policy")
+        ref = reference_probs(d.cands)
+        t = d.target
+        N, n = d.n_target, d.n_human
+        v = np.einsum("pi,pij,pj->p", p[t], self.policy_m_[t], ref[t])
+        w = p[d.prompt, d.left] * ref[d.prompt, d.right] / d.mu_pair
+        correct = self.method != "ai"
+        if correct and not np.sum(w) > 0:
+            raise ValueError("the policy gives probability 0 to every human pair: no human label informs its win "
+                             "rate (no overlap with the generator of the human pairs).")
+        res = two_sample_mean(v, np.zeros(N, np.int64), self.policy_m_human_, d.y, w, np.zeros(n, np.int64), 1,
+                              correct=correct)
+        masks = tuple(jnp.asarray(m) for m in (np.r_[np.ones(N), np.zeros(n)], np.r_[np.zeros(N), np.ones(n)]))
+        cov = np.asarray(_robust_cov(jnp.asarray(self._stacked(res, N, n)), None, masks))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(p[t] > 0, p[t] * (np.log(p[t]) - np.log(ref[t])), 0.0)
+        wd = weight_diagnostics(w / np.mean(w)) if np.sum(w) > 0 else None
+        results = EstimationResults(names=["win_rate"], estimate=res.estimate, cov=cov, cov_type="robust",
+                                    n_obs=float(N + n))
+        return PolicyValue(estimate=float(res.estimate[0]), stderr=float(np.sqrt(cov[0, 0])), results=results,
+                           kl=float(np.sum(terms) / N), weight_ess=np.nan if wd is None else wd.ess,
+                           weight_max=np.nan if wd is None else wd.max, method=self.method,
+                           influence_target=res.phi_target[:, 0], influence_human=res.phi_human[:, 0])
+
+    @x64
+    def optimize_policy(self, beta, data: PolicyData | None = None, theta0=None, level: float = 0.95,
+                        gtol: float = 1e-9, max_iter: int = 1000) -> PolicyFit:
+        """Maximise the debiased win rate minus ``beta`` * KL(pi_theta || pi_ref) over the log-linear policy.
+
+        ``beta``: a positive number, or a sequence (a regularisation path, solved in the given order
+        with warm starts: pass it from large to small). ``data``: fit first (:meth:`fit_policy`);
+        None reuses the last fit. ``theta0``: start (default 0, the reference). The objective uses
+        this estimator's ``method``: ``"dipo"`` (debiased), ``"human"`` (importance-weighted human
+        labels only), ``"ai"`` (judge only, IPO-style), ``"ppi"`` (raw judge plus correction); the
+        oracle is ``method="ai"`` with human labels on every pair as ``judge``. Solver: L-BFGS with
+        JAX gradients (stops at ``max|grad| <= gtol``). Returns a
+        :class:`~prefstat.models.dipo_policy.PolicyFit`; its interval is optimistic (same data).
+        """
+        if data is not None:
+            self.fit_policy(data)
+        check_is_fitted(self, "policy_data_")
+        betas = np.atleast_1d(np.asarray(beta, dtype=np.float64))
+        if betas.ndim != 1 or betas.size == 0:
+            raise ValueError(f"beta must be a positive number or a 1-d sequence of them; got shape {betas.shape}.")
+        for b in betas:
+            check_real("beta", float(b), 0.0, low_open=True,
+                       extra=" Without the KL penalty the optimum is a deterministic policy at theta = infinity.")
+        check_real("gtol", gtol, 0.0, low_open=True)
+        check_int("max_iter", max_iter, 1)
+        d = self.policy_data_
+        dim = d.cands.dim
+        theta = np.zeros(dim) if theta0 is None else np.asarray(theta0, np.float64)
+        if theta.shape != (dim,):
+            raise ValueError(f"theta0 must have shape ({dim},); got {theta.shape}.")
+        ct = target_cands(d)
+        M_t = jnp.asarray(self.policy_m_[d.target])
+        resid = jnp.asarray(d.y - self.policy_m_human_)
+        rows, fit = [], None
+        for b in betas:
+            fit = optimize_theta(d.cands, ct, M_t, jnp.asarray(d.prompt), jnp.asarray(d.left), jnp.asarray(d.right),
+                                 resid, jnp.asarray(d.mu_pair), float(b), jnp.asarray(theta), float(gtol),
+                                 correct=self.method != "ai", max_iter=int(max_iter))
+            theta = np.asarray(fit.x)
+            val = self.evaluate_policy(theta, level=level)
+            lo, hi = val.conf_int(level)
+            rows.append(dict(beta=float(b), estimate=val.estimate, stderr=val.stderr, lower=lo, upper=hi, kl=val.kl,
+                             objective=-float(fit.value), converged=bool(fit.converged), n_iter=int(fit.n_iter),
+                             **{f"theta_{i}": theta[i] for i in range(dim)}))
+        last = rows[-1]
+        return PolicyFit(theta=theta, probs=np.asarray(as_probs(jnp.asarray(theta), d.cands)), value=val,
+                         beta=last["beta"], objective=last["objective"], converged=last["converged"],
+                         n_iter=last["n_iter"], path=pd.DataFrame(rows))

@@ -26,12 +26,15 @@ Modules (one per process family; the shared numerics in :mod:`.numerics`):
 * :mod:`.gaussian` - :class:`GaussianClasses` (relative density ratio)
 * :mod:`.judge` - :class:`BiasedJudge` (biased AI judge with covariate shift)
 * :mod:`.arena` - :class:`ArenaBoard` (arena battles: long-tailed counts, ties, length-preferring judge)
+* :mod:`.policy_judge` - :class:`PolicyJudge` (biased judge over candidate sets; exact per-policy win rates)
 """
 from ..protocols import Process
 from .arena import ArenaBoard
 from .bradley_terry import FeatureBT, HomogeneousBT
 from .gaussian import GaussianClasses
 from .judge import BiasedJudge
+from .policy_judge import PolicyJudge
 from .users import HeterogeneousUsers
 
-__all__ = ["HomogeneousBT", "FeatureBT", "HeterogeneousUsers", "GaussianClasses", "BiasedJudge", "ArenaBoard", "Process"]
+__all__ = ["HomogeneousBT", "FeatureBT", "HeterogeneousUsers", "GaussianClasses", "BiasedJudge", "ArenaBoard", "PolicyJudge",
+           "Process"]
