@@ -10,7 +10,8 @@ JAX configuration (see :mod:`prefstat._x64`).
 from . import datasets
 from .data import ComparisonTable
 from .models import DIPO, BradleyTerry, DavidsonBradleyTerry, DebiasedBradleyTerry, LatentClassBT, SignEstimator
+from .models import RelativeDensityRatio
 
 __all__ = ["DIPO", "BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "LatentClassBT", "SignEstimator",
-           "ComparisonTable", "datasets"]
+           "ComparisonTable", "datasets", "RelativeDensityRatio"]
 __version__ = "0.1.0"
