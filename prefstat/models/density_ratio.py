@@ -43,7 +43,9 @@ averaging within each sample, so unequal sizes change only the precision.
   soft-target logistic loss with per-row weights, solved by damped Newton
   (:func:`prefstat.losses.logistic_fit`). Bounded gradients for alpha > 0 and
   a minimiser that exists even when the samples are separated; with alpha = 0
-  separation has no minimiser (an error).
+  separation has no minimiser (an error). The score itself is not constrained:
+  its population minimiser is bounded by ``log(1/alpha)``, an estimate can
+  exceed it by its estimation error.
 * ``"classifier"``: :math:`f = \log(p_+/p_-)` from a probabilistic classifier
   of sample membership, mapped to :math:`r_\alpha = 1/(\alpha + (1-\alpha)e^{-f})`
   (bounded by construction). Default: unpenalised logistic regression on the
