@@ -36,17 +36,19 @@ _LAZY = {
     "datasets": "prefstat.datasets",
     "diagnose": "prefstat.diagnose",
     "Leaderboard": "prefstat.leaderboard",
+    "RelativeDensityRatio": "prefstat.models",
 }
 
 __all__ = ["DIPO", "BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "LatentClassBT", "SignEstimator",
-           "ComparisonTable", "Leaderboard", "datasets", "diagnose"]
+           "RelativeDensityRatio", "ComparisonTable", "Leaderboard", "datasets", "diagnose"]
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # static analysers and IDEs see the names; at run time they are imported on first use
     from . import datasets, diagnose
     from .data import ComparisonTable
     from .leaderboard import Leaderboard
-    from .models import DIPO, BradleyTerry, DavidsonBradleyTerry, DebiasedBradleyTerry, LatentClassBT, SignEstimator
+    from .models import (DIPO, BradleyTerry, DavidsonBradleyTerry, DebiasedBradleyTerry, LatentClassBT,
+                         RelativeDensityRatio, SignEstimator)
 
 
 def __getattr__(name: str):

@@ -20,9 +20,11 @@ _LAZY = {
     "DIPO": ".dipo",
     "LatentClassBT": ".latent_class",
     "SignEstimator": ".sign",
+    "RelativeDensityRatio": ".density_ratio",
 }
 
 __all__ = ["BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "DIPO", "LatentClassBT", "SignEstimator",
+           "RelativeDensityRatio", "RelativeDensityRatio",
            "PreferenceClassifier", "preference_accuracy", "preference_accuracy_scorer"]
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from .debiased import DebiasedBradleyTerry
     from .dipo import DIPO
     from .latent_class import LatentClassBT
+    from .density_ratio import RelativeDensityRatio
     from .sign import SignEstimator
 
 

@@ -21,7 +21,7 @@ __all__ = ["GaussianClasses", "relative_ratio"]
 class GaussianClasses:
     r"""Preferred (p+) and non-preferred (p-) feature laws with exact density ratios.
 
-    docs/methods.md#relative-density-ratio (planned); Takahashi et al., *Relative Density Ratio Optimization
+    docs/methods.md#relative-density-ratio; Takahashi et al., *Relative Density Ratio Optimization
     for Stable and Statistically Consistent Model Alignment* (arXiv 2604.04410);
     Yamada et al. 2011/2013 (RuLSIF). p+ = N(mu_plus, cov_plus),
     p- = N(mu_minus, cov_minus) (scalars accepted for d = 1).
