@@ -208,9 +208,10 @@ QUICK_REPS = 10  # default replications per cell: a quick look; --full runs each
 # seconds. Measured 2026-11-30 with --reps 20 on a 2-core machine shared with other jobs (load average
 # about 7, so an idle machine is faster), split into a fixed part (JIT compilation) and a per-replication
 # part (the results' runtime_s) and extrapolated linearly in the replications; the full ai-judge figure is
-# the one measured for issue 10. Only a guide for choosing between the quick look and --full.
+# the one measured for issue 10; dipo was measured with --reps 10 on an idle machine. Only a guide for
+# choosing between the quick look and --full.
 RUN_TIME_2_CORES = {"bt-coverage": (30, 60), "heterogeneity": (780, 2520), "ai-judge": (590, 1800),
-                    "diagnostics": (150, 6000)}
+                    "diagnostics": (150, 6000), "dipo": (45, 1000)}
 
 
 def _duration(seconds) -> str:
