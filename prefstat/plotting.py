@@ -28,7 +28,7 @@ from matplotlib.ticker import LogFormatter, NullFormatter
 
 from .diagnostics import coverage_report, metrics
 
-__all__ = ["plot_error_vs_n", "plot_coverage", "plot_ci_width", "plot_forest", "n_ticks", "plain_log_labels", "estimator_styles",
+__all__ = ["plot_error_vs_n", "plot_coverage", "plot_ci_width", "plot_forest", "plot_judge_quality_grid", "n_ticks", "plain_log_labels", "estimator_styles",
            "legend_outside", "error_label", "N_LABEL"]
 
 N_LABEL = "n (comparisons)"
@@ -147,6 +147,52 @@ def plot_forest(summary: pd.DataFrame, xlabel: str, title: str = "", level: floa
     ax.set_yticks(y, labels=[str(i) for i in rows.index])
     ax.set(xlabel=xlabel, ylabel="parameter (name)", title=title)
     legend_outside(ax)
+    return fig
+
+
+def plot_judge_quality_grid(df: pd.DataFrame, eff: pd.DataFrame, agreement: dict, unit: str,
+                            bias_label: str = "largest |bias|"):
+    """AI-judge studies: one column per judge quality (``flip_rate``); rows: |bias|, coverage, CI width and
+    effective human labels (``eff``: columns flip_rate, n, estimator, n_eff) against n human labels.
+
+    ``unit`` names the estimate's scale (log-odds, probability). One legend for the whole figure, to the
+    right of the panels; each estimator keeps its marker, line style and colour in every panel. AI-only is
+    left out of the effective-labels row: it is biased, so its variance ratio is no effective sample size."""
+    m = metrics(df)
+    flips = sorted(agreement)
+    fig = Figure(figsize=(4 * len(flips) + 2.5, 12), layout="constrained")
+    axes = fig.subplots(4, len(flips), squeeze=False, sharex=True)
+    rows = [("max_abs_bias", f"{bias_label} ({unit})", m, True),
+            ("coverage", "coverage (share of intervals)", m, False),
+            ("mean_ci_width", f"mean CI width ({unit})", m, True),
+            ("n_eff", "effective human labels (count)", eff, True)]
+    nominal = float(df["level"].iloc[0])
+    styles = estimator_styles(df["estimator"])
+    n = np.sort(df["n"].unique()).astype(float)
+    for j, f in enumerate(flips):
+        for i, (col, label, table, log) in enumerate(rows):
+            ax = axes[i, j]
+            for name, g in table[table["flip_rate"] == f].groupby("estimator"):
+                if col == "n_eff" and name == "AI-only":
+                    continue
+                g = g.sort_values("n")
+                _plot_estimator(ax, g["n"], g[col], styles[name], name)
+            if col == "coverage":
+                ax.axhline(nominal, color="k", linestyle="--", lw=1.0, label=f"nominal level {nominal:g}")
+            if col == "n_eff":
+                ax.plot(n, n, color="k", linestyle=":", lw=1.0, label="n (human-only, reference)")
+            ax.set(xscale="log", yscale="log" if log else "linear", ylabel=label)
+            n_ticks(ax, n)
+            if log:
+                plain_log_labels(ax)
+        axes[0, j].set_title(f"flip rate {f:g}: judge agreement {agreement[f]:.3f}")
+    for ax in axes.ravel():
+        ax.set_xlabel("n human labels (count)", fontsize=8)
+    handles = {}
+    for ax in axes.ravel():
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8)
     return fig
 
 

@@ -20,9 +20,10 @@ from prefstat.report import HtmlReport, markdown_to_html
 from prefstat.report.demo import DEMO_STUDIES
 
 ARTIFACTS = pathlib.Path(__file__).parent.parent / "test-artifacts"
-SECTIONS = ["Bradley-Terry on the bundled tables"] + [f"Simulation: {d.name}" for d in DEMO_STUDIES]
+SECTIONS = (["Bradley-Terry on the bundled tables", "Arena leaderboard with style control"]
+            + [f"Simulation: {d.name}" for d in DEMO_STUDIES])
 # bundled tables: 1 forest plot; each study: error, coverage, CI width (+ its extra figures)
-MIN_FIGURES = {"bt-coverage": 3, "heterogeneity": 2, "ai-judge": 4}
+MIN_FIGURES = {"bt-coverage": 3, "heterogeneity": 2, "ai-judge": 4, "dipo": 4}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
@@ -54,7 +55,8 @@ def test_report_has_every_section_and_embedded_figure(demo):
     sections = re.split(r'<section id="', page)[1:]
     assert len(sections) == len(SECTIONS)
     assert sections[0].count("data:image/png;base64,") >= 1
-    for demo_study, body in zip(DEMO_STUDIES, sections[1:]):
+    assert sections[1].count("data:image/png;base64,") == 1 and "<table" in sections[1]  # the leaderboard
+    for demo_study, body in zip(DEMO_STUDIES, sections[2:]):
         assert body.count("data:image/png;base64,") >= MIN_FIGURES[demo_study.name], demo_study.name
         assert "not embedded" not in body
         assert "<pre>" in body  # the study tables (fixed-width text, as in report.md)
@@ -67,6 +69,7 @@ def test_raw_results_are_written(demo):
         df = pd.read_parquet(out / "results" / f"{d.name}.parquet")
         assert set(df["n"]) == set(d.quick_sizes)
         assert df.groupby(["estimator", "n"]).size().min() >= d.quick_reps
+    assert len(pd.read_csv(out / "tables" / "arena_leaderboard.csv")) == 20
     home = pd.read_csv(out / "tables" / "baseball_home_advantage.csv")
     assert home["home advantage (log-odds)"].iloc[0] == pytest.approx(0.3023, abs=5e-4)
 

@@ -9,13 +9,13 @@ figures as base64-encoded PNGs, no external files).
 """
 from __future__ import annotations
 
-import base64
 import html
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from ..report.html import figure_to_data_uri
 
 __all__ = ["Diagnostic", "DiagnosticReport", "STATUS"]
 
@@ -125,7 +125,7 @@ class DiagnosticReport:
             for name, frame in d.tables.items():
                 parts.append(f"<h3>{html.escape(name)}</h3>" + _frame_html(frame))
             for name, fig in d.figures.items():
-                parts.append(f"<figure><img alt='{html.escape(name)}' src='data:image/png;base64,{_png(fig)}'/>"
+                parts.append(f"<figure><img alt='{html.escape(name)}' src='{figure_to_data_uri(fig, dpi=90)}'/>"
                              f"<figcaption>{html.escape(name)}</figcaption></figure>")
         body = "\n".join(parts)
         text = body if not full_page else (
@@ -145,12 +145,6 @@ def _frame_html(frame: pd.DataFrame, max_rows: int = 50) -> str:
     if len(frame) > max_rows:
         out += f"<p>({len(frame) - max_rows} more rows not shown)</p>"
     return out
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def finite_or_none(value) -> float | None:

@@ -2,12 +2,12 @@
 simultaneous intervals) and of rank confidence sets, embedded as base64 PNG (no external files)."""
 from __future__ import annotations
 
-import base64
 import html
-import io
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from ..report.html import figure_to_data_uri
 
 __all__ = ["plot_leaderboard", "leaderboard_html"]
 
@@ -42,12 +42,6 @@ def plot_leaderboard(board, max_models: int = 80) -> Figure:
     return fig
 
 
-def _png(fig: Figure) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def leaderboard_html(board, title: str = "prefstat leaderboard") -> str:
     """The page as a string (see the module docstring)."""
     fmt = lambda v: f"{v:.6g}" if isinstance(v, (float, np.floating)) else str(v)  # noqa: E731
@@ -68,7 +62,7 @@ table.board td,table.board th{{padding:2px 8px;text-align:right}} table.board tr
 </head><body>
 <h1>{html.escape(title)}</h1>
 <p>{html.escape(settings)}</p>
-<img alt="ratings and rank confidence sets" src="data:image/png;base64,{_png(plot_leaderboard(board))}">
+<img alt="ratings and rank confidence sets" src="{figure_to_data_uri(plot_leaderboard(board), dpi=110)}">
 <h2>Leaderboard</h2>
 {table}
 {style_html}

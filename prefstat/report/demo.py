@@ -55,7 +55,22 @@ DEMO_STUDIES = (
               "(DDPO, PPI++) are unbiased and narrower. The efficiency table's **n_eff** is how many human "
               "labels the debiased estimate is worth: the value of the judge, in human labels.",
               options=(("flip_rates", (0.0, 0.3)),), quick_options=(("flip_rates", (0.3,)),)),
+    DemoStudy("dipo", (250, 1000), 40, (250, 1000), 5,
+              "**DIPO** estimates one number, the probability that humans prefer the left answer, averaged over "
+              "the pool the judge labelled, when the human sample was drawn from a different (shifted) "
+              "distribution. It combines a model of the human label given the judge's with a density-ratio "
+              "correction and is right if either of the two is. Read the coverage row (DIPO near 0.95, "
+              "AI-only far below) and the last row: the effective number of human labels above the n line is "
+              "what the judge adds.",
+              options=(("flip_rates", (0.0, 0.2)),), quick_options=(("flip_rates", (0.2,)),)),
 )
+
+LEADERBOARD_GUIDE = (
+    "A leaderboard from the bundled simulated arena (4,000 battles among 20 models, ties, a judge who likes "
+    "long answers). Ratings are on the Elo scale (400 points = odds of 10 to 1), **adjusted for answer length** "
+    "(style control), with cluster-robust intervals by judge. The **simultaneous** interval covers all models "
+    "at once; the **rank sets** (Mogstad et al. 2023) say which ranks the evidence supports: a model whose "
+    "rank set is 3-9 may be anywhere there. Two models whose rank sets overlap are not separated.")
 
 
 def _bundled_tables(report: HtmlReport, tables_dir: str) -> dict:
@@ -104,6 +119,24 @@ def _bundled_tables(report: HtmlReport, tables_dir: str) -> dict:
     return {"home_advantage": float(home_df.loc[0, "home advantage (log-odds)"])}
 
 
+def _leaderboard(report: HtmlReport, tables_dir: str) -> None:
+    from .. import datasets
+    from ..leaderboard import Leaderboard
+    from ..leaderboard.report import plot_leaderboard
+
+    board = Leaderboard(style=["len"], cov_type="cluster", random_state=0).fit(datasets.load_arena(), group="judge")
+    report.section("Arena leaderboard with style control", guide=LEADERBOARD_GUIDE)
+    report.table(board.table_, caption="Leaderboard (Elo scale; marginal and simultaneous 95% intervals, rank sets)",
+                 index=True)
+    style = board.style_summary()
+    if style is not None:
+        report.table(style, caption="Style coefficient (log-odds per standard deviation of the relative length "
+                                    "difference)", index=True)
+    report.figure(plot_leaderboard(board), caption="Ratings with intervals, and rank confidence sets")
+    os.makedirs(tables_dir, exist_ok=True)
+    board.table_.to_csv(os.path.join(tables_dir, "arena_leaderboard.csv"))
+
+
 def _study(report: HtmlReport, demo: DemoStudy, quick: bool, seed: int, results_dir: str, progress: bool):
     from ..simulate.study import save_results
     from ..simulate.studies import get_study, study_report
@@ -135,12 +168,14 @@ def build_demo(out_dir: str = "prefstat-report", quick: bool = False, seed: int 
     report = HtmlReport("prefstat demo report",
                         subtitle=f"prefstat {__version__}; {mode} demo; seed {seed}. Each section starts with a "
                                  "reading guide: what the estimate means and how far to trust it.")
-    steps = ["bundled tables"] + [d.name for d in DEMO_STUDIES]
+    steps = ["bundled tables", "leaderboard"] + [d.name for d in DEMO_STUDIES]
     bar = tqdm(steps, desc="prefstat demo", disable=not progress)
     for step in bar:
         bar.set_postfix_str(step)
         if step == "bundled tables":
             _bundled_tables(report, os.path.join(out_dir, "tables"))
+        elif step == "leaderboard":
+            _leaderboard(report, os.path.join(out_dir, "tables"))
         else:
             demo = next(d for d in DEMO_STUDIES if d.name == step)
             _study(report, demo, quick, seed, os.path.join(out_dir, "results"), progress)

@@ -26,7 +26,9 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width:
 h1 { border-bottom: 2px solid #345; padding-bottom: .2em; }
 h2 { border-bottom: 1px solid #bbb; padding-bottom: .15em; margin-top: 2em; }
 nav ol { columns: 2; }
-table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: .88em; }
+table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: .85em; display: block; overflow-x: auto;
+        max-width: 100%; }
+th { white-space: nowrap; }
 th, td { border: 1px solid #ccc; padding: .2em .55em; text-align: right; }
 th { background: #eef2f6; }
 td:first-child, th:first-child { text-align: left; }

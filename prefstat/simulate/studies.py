@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
-import numpy as np
 import pandas as pd
 
 from .. import diagnostics
@@ -158,53 +157,11 @@ class AIJudgeSpec(StudySpec):
 
 
 def _ai_judge_figure(df: pd.DataFrame, baseline: str, agreement: dict):
-    """One column per judge quality; rows: largest |bias|, coverage, CI width, effective human labels vs n.
-
-    One legend for the whole figure, to the right of the panels (estimators keep their marker, line
-    style and colour in every panel)."""
-    from matplotlib.figure import Figure
-
+    """One column per judge quality; rows: largest |bias|, coverage, CI width, effective human labels vs n."""
     from .. import plotting
 
-    metrics = diagnostics.metrics(df)
-    eff = diagnostics.efficiency_report(df, baseline)
-    flips = sorted(agreement)
-    fig = Figure(figsize=(4 * len(flips) + 2.5, 12), layout="constrained")
-    axes = fig.subplots(4, len(flips), squeeze=False, sharex=True)
-    rows = [("max_abs_bias", "largest |bias| (log-odds)", metrics, True),
-            ("coverage", "coverage (share of intervals)", metrics, False),
-            ("mean_ci_width", "mean CI width (log-odds)", metrics, True),
-            ("n_eff", "effective human labels (count)", eff, True)]
-    nominal = float(df["level"].iloc[0])
-    styles = plotting.estimator_styles(df["estimator"])
-    n = np.sort(df["n"].unique()).astype(float)
-    for j, f in enumerate(flips):
-        for i, (col, label, table, log) in enumerate(rows):
-            ax = axes[i, j]
-            for name, g in table[table["flip_rate"] == f].groupby("estimator"):
-                if col == "n_eff" and name == "AI-only":
-                    continue  # biased: its variance ratio is no effective sample size
-                g = g.sort_values("n")
-                st = styles[name]
-                ax.plot(g["n"].to_numpy(float) * st["offset"], g[col], color=st["color"], marker=st["marker"],
-                        linestyle=st["linestyle"], markersize=5, label=name)
-            if col == "coverage":
-                ax.axhline(nominal, color="k", linestyle="--", lw=1.0, label=f"nominal level {nominal:g}")
-            if col == "n_eff":
-                ax.plot(n, n, color="k", linestyle=":", lw=1.0, label="n (human-only, reference)")
-            ax.set(xscale="log", yscale="log" if log else "linear", ylabel=label)
-            plotting.n_ticks(ax, n)
-            if log:
-                plotting.plain_log_labels(ax)
-        axes[0, j].set_title(f"flip rate {f:g}: judge agreement {agreement[f]:.3f}")
-    for ax in axes.ravel():
-        ax.set_xlabel("n human labels (count)", fontsize=8)
-    handles = {}
-    for ax in axes.ravel():
-        for h, lab in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(lab, h)
-    fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8)
-    return fig
+    return plotting.plot_judge_quality_grid(df, diagnostics.efficiency_report(df, baseline), agreement, "log-odds")
+
 
 STUDIES["ai-judge"] = AIJudgeSpec(
     "ai-judge", "Bradley-Terry from biased AI-judge labels and a small human sample (docs/methods.md#debiased-bradley-terry): "

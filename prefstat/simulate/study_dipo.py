@@ -111,52 +111,12 @@ def _table(df: pd.DataFrame) -> str:
 
 
 def dipo_figure(df: pd.DataFrame, agreement: dict):
-    """One column per judge quality; rows: |bias|, coverage, CI width and effective human labels vs n_human.
-
-    Units on every axis, one legend outside the panels on the right (prefstat.plotting conventions)."""
-    from matplotlib.figure import Figure
-
+    """One column per judge quality; rows: |bias|, coverage, CI width and effective human labels vs n_human
+    (:func:`prefstat.plotting.plot_judge_quality_grid`)."""
     from .. import plotting
 
-    metrics = diagnostics.metrics(df)
     eff = df.groupby(["flip_rate", "n", "estimator"])["n_eff"].mean().reset_index()
-    flips = sorted(agreement)
-    fig = Figure(figsize=(4 * len(flips) + 2.5, 12), layout="constrained")
-    axes = fig.subplots(4, len(flips), squeeze=False, sharex=True)
-    rows = [("max_abs_bias", "|bias| (probability)", metrics, True),
-            ("coverage", "coverage (share of intervals)", metrics, False),
-            ("mean_ci_width", "mean CI width (probability)", metrics, True),
-            ("n_eff", "effective human labels (count)", eff, True)]
-    nominal = float(df["level"].iloc[0])
-    styles = plotting.estimator_styles(df["estimator"])
-    n = np.sort(df["n"].unique()).astype(float)
-    for j, f in enumerate(flips):
-        for i, (col, label, table, log) in enumerate(rows):
-            ax = axes[i, j]
-            for name, g in table[table["flip_rate"] == f].groupby("estimator"):
-                if col == "n_eff" and name == "AI-only":
-                    continue  # biased: its variance ratio is no effective sample size
-                g = g.sort_values("n")
-                st = styles[name]
-                ax.plot(g["n"].to_numpy(float) * st["offset"], g[col], color=st["color"], marker=st["marker"],
-                        linestyle=st["linestyle"], markersize=5, label=name)
-            if col == "coverage":
-                ax.axhline(nominal, color="k", linestyle="--", lw=1.0, label=f"nominal level {nominal:g}")
-            if col == "n_eff":
-                ax.plot(n, n, color="k", linestyle=":", lw=1.0, label="n (human-only, reference)")
-            ax.set(xscale="log", yscale="log" if log else "linear", ylabel=label)
-            plotting.n_ticks(ax, n)
-            if log:
-                plotting.plain_log_labels(ax)
-        axes[0, j].set_title(f"flip rate {f:g}: judge agreement {agreement[f]:.3f}")
-    for ax in axes[-1]:
-        ax.set_xlabel("n human labels (count)", fontsize=8)
-    handles = {}
-    for ax in axes.ravel():
-        for h, lab in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(lab, h)
-    fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8)
-    return fig
+    return plotting.plot_judge_quality_grid(df, eff, agreement, "probability", bias_label="|bias|")
 
 
 STUDIES["dipo"] = DIPOSpec(
