@@ -133,6 +133,16 @@ def rulsif_fit_core(Z, C, label, folds, sigmas, lams, alpha, rows, fp, fm, usabl
             "pe": pe, "se": se}
 
 
+def _map_whole_batches(one, labels, batch_size):
+    """``lax.map(one, labels, batch_size=...)`` with the rows padded to whole batches (copies of the first,
+    dropped afterwards): lax.map's remainder path hung indefinitely with jaxlib 0.10.2 on CPU (21
+    labellings in batches of 16)."""
+    B = labels.shape[0]
+    pad = (-B) % batch_size
+    padded = jnp.concatenate([labels, jnp.broadcast_to(labels[:1], (pad, labels.shape[1]))]) if pad else labels
+    return jax.lax.map(one, padded, batch_size=batch_size)[:B]
+
+
 @partial(jax.jit, static_argnames=("batch_size",))
 def rulsif_perm_pe(Phi, labels, alpha, lam, batch_size=16):
     """(B,) in-sample variational PE of the RuLSIF fit for each labelling ``labels`` (B, n) of the pooled rows.
@@ -153,7 +163,7 @@ def rulsif_perm_pe(Phi, labels, alpha, lam, batch_size=16):
         g = Phi @ jnp.linalg.solve(H + lam * eye, h)
         return pe_variational(g, lab, 1.0 - lab, alpha)[0]
 
-    return jax.lax.map(one, labels, batch_size=batch_size)
+    return _map_whole_batches(one, labels, batch_size)
 
 
 def rdro_weights(wp, wm, alpha):
@@ -227,7 +237,7 @@ def logistic_perm_pe(F, labels, alpha, penalty, kind: str, gtol=1e-12, max_iter=
             s = log_relative_ratio(s, alpha)
         return pe_variational(jnp.exp(s), lab, 1.0 - lab, alpha)[0]
 
-    return jax.lax.map(one, labels, batch_size=batch_size)
+    return _map_whole_batches(one, labels, batch_size)
 
 
 def log_relative_ratio(f, alpha):
