@@ -58,16 +58,21 @@ them). Numbers are printed with 6 significant digits; --json keeps full precisio
 """
 
 
-def _fit_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("table", help="CSV or Parquet file, one comparison per row or aggregated counts; or a directory "
-                                 "or glob of Parquet files (fitted with Dask, see --workers/--scheduler)")
-    p.add_argument("--left", required=True, help="column of the left option")
-    p.add_argument("--right", required=True, help="column of the right option")
+def add_outcome_args(p) -> None:
+    """The outcome columns every table command reads: one comparison per row or aggregated counts."""
     p.add_argument("--outcome", help="column: 1 left preferred, 0 right, 0.5 tie")
     p.add_argument("--left-wins", help="count table: column of left wins (instead of --outcome)")
     p.add_argument("--right-wins", help="count table: column of right wins (needs --left-wins)")
     p.add_argument("--ties", help="count table: column of ties (needs --left-wins)")
     p.add_argument("--weight", help="column of frequency weights (one comparison per row only)")
+
+
+def _fit_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("table", help="CSV or Parquet file, one comparison per row or aggregated counts; or a directory "
+                                 "or glob of Parquet files (fitted with Dask, see --workers/--scheduler)")
+    p.add_argument("--left", required=True, help="column of the left option")
+    p.add_argument("--right", required=True, help="column of the right option")
+    add_outcome_args(p)
     p.add_argument("--group", help="column of cluster ids (annotator, prompt); only with --cov cluster")
     p.add_argument("--order", help="column of the order indicator (+1 left holds the advantage, -1 right, 0 none); "
                                    "only with --order-effect, which without it takes the left option as advantaged")

@@ -22,6 +22,8 @@ heterogeneity. The exit code is 0 whether or not a check is flagged; read the ve
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    from .cli import add_outcome_args
+
     p = subparsers.add_parser("diagnose", help="check Bradley-Terry's assumptions on a comparison table",
                               description="Diagnostics for a CSV/Parquet comparison table: goodness of fit, "
                                           "intransitivity, position bias, ties, annotators, connectivity.",
@@ -30,11 +32,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--left", help="column of the left option (item level)")
     p.add_argument("--right", help="column of the right option (item level)")
     p.add_argument("--features", nargs="+", help="feature-difference columns (feature level; instead of --left/--right)")
-    p.add_argument("--outcome", help="column: 1 left preferred, 0 right, 0.5 tie")
-    p.add_argument("--left-wins", help="count table: column of left wins (instead of --outcome)")
-    p.add_argument("--right-wins", help="count table: column of right wins (needs --left-wins)")
-    p.add_argument("--ties", help="count table: column of ties (needs --left-wins)")
-    p.add_argument("--weight", help="column of frequency weights (one comparison per row only)")
+    add_outcome_args(p)
     p.add_argument("--group", help="column of annotator ids (enables the annotator checks)")
     p.add_argument("--order", help="column of the order indicator (+1 left shown first / advantaged, -1 right, 0 "
                                    "none); without it the left option is taken as advantaged")
