@@ -30,6 +30,15 @@ you have not set the corresponding JAX option yourself:
   another process competes). With ``XLA_FLAGS`` set, or JAX imported first,
   nothing changes.
 
+**Releasing compiled programs.** Every program XLA compiles stays mapped in
+memory while JAX caches it, several memory maps each, and Linux caps a
+process's maps (``vm.max_map_count``, 65530 by default). A long session that
+compiles for thousands of shapes (a test suite, a notebook sweeping table sizes)
+can reach that cap, and XLA then crashes the process. :func:`release_compiled`
+drops every compiled program held by JAX's caches and by prefstat's own (the
+persistent on-disk cache is kept, so the next call reads it back rather than
+compiling).
+
 Turn either off with the environment variables ``PREFSTAT_NO_CACHE=1`` and
 ``PREFSTAT_NO_XLA_FLAGS=1`` (set them before ``import prefstat``), or set the
 JAX options yourself. The cache directory can be deleted at any time.
@@ -39,12 +48,37 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["cache_dir", "configure", "xla_flags", "dask_worker_env", "NO_CACHE_ENV", "NO_XLA_FLAGS_ENV"]
+__all__ = ["cache_dir", "configure", "xla_flags", "dask_worker_env", "register_cache", "release_compiled",
+           "NO_CACHE_ENV", "NO_XLA_FLAGS_ENV"]
 
 NO_CACHE_ENV = "PREFSTAT_NO_CACHE"
 NO_XLA_FLAGS_ENV = "PREFSTAT_NO_XLA_FLAGS"
 _CACHE_ENV = "JAX_COMPILATION_CACHE_DIR"
 _MIN_TIME_ENV = "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"
+
+
+# Callables that empty one of prefstat's in-process caches of compiled programs (see register_cache).
+_CACHE_CLEARERS: list = []
+
+
+def register_cache(clear) -> None:
+    """Register ``clear()``, which empties a module's in-process cache of compiled programs, so that
+    :func:`release_compiled` empties it too (``functools.lru_cache(...).cache_clear``, ``dict.clear``)."""
+    _CACHE_CLEARERS.append(clear)
+
+
+def release_compiled() -> None:
+    """Drop every compiled program held in this process by JAX's caches and by prefstat's.
+
+    Use it in long sessions that compile for many shapes; see the module notes on
+    ``vm.max_map_count``. Numbers do not change: the next call compiles again, or
+    reads the program from the persistent cache. JAX itself is not imported by this call.
+    """
+    for clear in _CACHE_CLEARERS:
+        clear()
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        jax.clear_caches()
 
 
 def _off(name: str) -> bool:

@@ -178,3 +178,17 @@ def check_sklearn_contract(estimator, expected_failed: dict) -> None:
     stale = sorted({r["check_name"] for r in results if r["expected_to_fail"] and r["status"] == "passed"})
     assert not unexpected, "unexpected failures:\n" + "\n".join(unexpected)
     assert not stale, f"checks listed as expected failures now pass (remove them): {stale}"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Release compiled programs after each test file.
+
+    One pytest process compiles well over ten thousand XLA programs. Each stays memory-mapped while
+    JAX caches it (about six maps), and at Linux's default cap of 65530 maps a process's next
+    compilation crashed (segfault / abort inside XLA, seen two thirds of the way through the suite).
+    """
+    yield
+    import prefstat.runtime
+
+    prefstat.runtime.release_compiled()

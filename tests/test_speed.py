@@ -208,3 +208,43 @@ def test_study_compiles_once_across_cells_and_runs(monkeypatch):
     assert calls == ["bt-speed"] and second.attrs["compile_s"] == {"bt-speed": 0.0}
     np.testing.assert_array_equal(np.stack(first.estimate), np.stack(second.estimate))
     assert not np.array_equal(first.estimate[0], first.estimate[3])  # the two cells have their own seeds
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="counts Linux memory maps")
+def test_release_compiled_unmaps_the_programs_and_empties_the_study_cache():
+    # Every cached XLA executable holds several memory maps; a long process that never releases them
+    # reaches vm.max_map_count and XLA crashes it. 40 new programs add well over 40 maps (measured
+    # ~6 each); after release_compiled at most a quarter of the growth may remain.
+    import jax
+    import jax.numpy as jnp
+    from prefstat.simulate import Study
+
+    def maps():
+        return len(Path("/proc/self/maps").read_text().splitlines())
+
+    runtime.release_compiled()
+    before = maps()
+    fns = [jax.jit(lambda x, i=i: jnp.cos(x) * i) for i in range(40)]
+    for i, f in enumerate(fns):
+        f(jnp.ones(200 + i)).block_until_ready()
+    grown = maps() - before
+    study = Study(_study_process(), [_study_estimator()], sizes=[60], reps=2, seed=3)
+    study.run(progress=False)
+    assert study.run(progress=False).attrs["compile_s"]["bt-release"] == 0.0 and grown > 40
+    runtime.release_compiled()
+    assert fns[0]._cache_size() == 0
+    assert maps() - before < grown / 4, (before, grown, maps())
+    # the Study's own program cache was emptied too: the next run compiles again
+    assert study.run(progress=False).attrs["compile_s"]["bt-release"] > 0
+
+
+def _study_process():
+    from prefstat.simulate.processes import HomogeneousBT
+
+    return HomogeneousBT(n_items=4, seed_abilities=5)
+
+
+def _study_estimator():
+    from prefstat.simulate.estimators import BTSim
+
+    return BTSim(name="bt-release")

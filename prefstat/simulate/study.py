@@ -46,6 +46,7 @@ import pandas as pd
 from scipy import stats
 from tqdm.auto import tqdm
 
+from ..runtime import register_cache
 from .._x64 import x64_scope
 from ..exceptions import StudyError
 from ..geometry import angles_degrees
@@ -225,6 +226,7 @@ def _cell_frame(study: Study, cell: Cell) -> pd.DataFrame:
 # an unhashable one (e.g. an array field) is compiled every time. Bounded: oldest entries go first.
 _COMPILED: dict = {}
 _COMPILED_MAX = 64
+register_cache(_COMPILED.clear)
 
 
 def _jitted_sampler(study, process, n, draw):
