@@ -6,6 +6,7 @@ defaults give a meaningful result for a reader, and the suite runs each notebook
 """
 import json
 import pathlib
+import sys
 
 import matplotlib
 import pytest
@@ -20,6 +21,9 @@ SMALL = {
                               POLICY_N_HUMAN=200, POLICY_N_POOL=600),
     "05_arena_leaderboard.ipynb": dict(N_DRAWS=1000, N_RANK_DRAWS=1000, N_BOOTSTRAP=10, N_PERMUTATIONS=10),
 }
+# Even at small sizes these compile many programs (vmapped studies at two sizes, EM, cross-fitting): about
+# 30 s of CPU each on a cold cache, so they run with the slow tests (``make test`` runs those too).
+SLOW = {"02_heterogeneity.ipynb", "03_ai_judge.ipynb"}
 
 
 def parameters_cell(cells) -> int | None:
@@ -53,14 +57,16 @@ def code_cells(path: pathlib.Path) -> list[str]:
     return sources
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW else p
+                                  for p in NOTEBOOKS], ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path, monkeypatch, tmp_path):
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
     namespace = {}
     for source in code_cells(path):
         exec(compile(source, f"{path.name}", "exec"), namespace)
-    matplotlib.pyplot.close("all")
+    if "matplotlib.pyplot" in sys.modules:  # free the notebook's figures (pyplot is loaded only if it used it)
+        sys.modules["matplotlib.pyplot"].close("all")
 
 
 def test_notebooks_are_stored_without_outputs():
