@@ -15,9 +15,10 @@ NOTEBOOKS = sorted((pathlib.Path(__file__).parent.parent / "notebooks").glob("*.
 
 # Per notebook: the names of its parameters cell to override, with small values (a few seconds each).
 SMALL = {
+    "01_bradley_terry.ipynb": dict(SIZES=(250, 1000), REPS=40),
     "02_heterogeneity.ipynb": dict(SIZES=(300, 1200), REPS=2, N_CLASSES=2, N_INIT=1, N_FIT=1500,
                                    N_SUBSAMPLES=20),
-    "03_ai_judge.ipynb": dict(SIZES=(200, 400), REPS=3, FLIP_RATES=(0.3,), N_HUMAN=300, POLICY_REPS=1,
+    "03_ai_judge.ipynb": dict(SIZES=(200, 400), REPS=3, DIPO_REPS=2, FLIP_RATES=(0.3,), N_HUMAN=300, POLICY_REPS=1,
                               POLICY_N_HUMAN=200, POLICY_N_POOL=600),
     "05_arena_leaderboard.ipynb": dict(N_DRAWS=1000, N_RANK_DRAWS=1000, N_BOOTSTRAP=10, N_PERMUTATIONS=10),
 }
