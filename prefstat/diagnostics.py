@@ -16,12 +16,12 @@ Every function takes the tidy DataFrame of :class:`prefstat.simulate.Study`
   the effective sample size ``n * Var(baseline) / Var(estimator)``.
 
 Replications without an estimate: a row with ``exists == False`` (the study's
-existence verdict: the fit ran off to infinity, max |eta| >= DIVERGED_ETA, so the
+existence verdict: the fit ran off to infinity, ``max |eta| >= DIVERGED_ETA``, so the
 MLE of that data set does not exist) carries no meaningful estimate. Every report
 leaves such rows out of its numbers and counts them per cell in a
 ``no_estimate`` column; ``reps`` is the number of replications used. Averaging
 them in would report RMSEs and interval widths driven by arbitrary stopping points
-(|estimate| ~ 45, widths ~ 1e10). Note that dropping them conditions on existence,
+(``|estimate| ~ 45``, widths ~ 1e10). Note that dropping them conditions on existence,
 which at small n is itself informative; the count says how much.
 """
 from __future__ import annotations

@@ -152,7 +152,7 @@ def plot_forest(summary: pd.DataFrame, xlabel: str, title: str = "", level: floa
 
 def plot_judge_quality_grid(df: pd.DataFrame, eff: pd.DataFrame, agreement: dict, unit: str,
                             bias_label: str = "largest |bias|"):
-    """AI-judge studies: one column per judge quality (``flip_rate``); rows: |bias|, coverage, CI width and
+    """AI-judge studies: one column per judge quality (``flip_rate``); rows: ``|bias|``, coverage, CI width and
     effective human labels (``eff``: columns flip_rate, n, estimator, n_eff) against n human labels.
 
     ``unit`` names the estimate's scale (log-odds, probability). One legend for the whole figure, to the

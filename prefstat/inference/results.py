@@ -261,7 +261,7 @@ class EstimationResults:
 
     def simultaneous_conf_int(self, level: float = 0.95, names=None, n_draws: int = 100_000,
                               random_state=None) -> pd.DataFrame:
-        """Intervals covering all selected parameters jointly (max-|t| critical value from ``cov``), with
+        """Intervals covering all selected parameters jointly (``max-|t|`` critical value from ``cov``), with
         the marginal Wald intervals beside them; ``attrs["critical_value"]`` holds the max-t value."""
         names, est, cov = self._block(names)
         lo, hi, crit = simultaneous_intervals(est, cov, level, n_draws, random_state)

@@ -5,7 +5,7 @@ Pipeline (each step a shared piece): arena input (:meth:`ComparisonTable.from_pa
 ``winner=``) -> Bradley-Terry abilities (:class:`~prefstat.BradleyTerry`, ties as half wins, or
 :class:`~prefstat.DavidsonBradleyTerry`), with style covariates through
 :func:`~prefstat.leaderboard.style.fit_with_style` -> Elo transform
-(:mod:`~prefstat.leaderboard.elo`) -> simultaneous intervals (max-|t|,
+(:mod:`~prefstat.leaderboard.elo`) -> simultaneous intervals (``max-|t|``,
 :mod:`prefstat.inference.simultaneous`) and confidence sets for ranks (Mogstad, Romano,
 Shaikh & Wilhelm 2023, :mod:`prefstat.inference.ranks`). See docs/methods.md, "Leaderboards".
 """
@@ -65,14 +65,14 @@ class Leaderboard:
     scale, base, anchor, anchor_model : Elo transform (default 400, 10, 1000, None: mean 1000;
         a model label: that model has rating ``anchor``; see :mod:`~prefstat.leaderboard.elo`).
     n_draws : int, default 100_000
-        Monte-Carlo draws for the max-|t| critical value of the simultaneous intervals.
+        Monte-Carlo draws for the ``max-|t|`` critical value of the simultaneous intervals.
     n_rank_draws : int or None, default None
         Draws for the rank confidence sets (None: the default of
         :func:`prefstat.inference.ranks.rank_confidence_sets`).
     n_bootstrap : int, default 200
         Bootstrap refits (``cov_type="bootstrap"``).
     random_state : int, Generator or None, default 0
-        Seed of the max-|t| draws (and of the bootstrap).
+        Seed of the ``max-|t|`` draws (and of the bootstrap).
 
     Attributes
     ----------
@@ -82,7 +82,7 @@ class Leaderboard:
         ``sim_rank_lower``/``sim_rank_upper`` (simultaneous), ``battles``, ``wins``, ``ties``, ``win_rate``.
     results_ : EstimationResults of the fit on the log-odds scale (abilities, style coefficients, ...).
     ratings_ : EstimationResults of the ratings (Elo scale; contrasts give rating differences).
-    items_ : model labels (sorted); critical_value_ : simultaneous max-|t| critical value;
+    items_ : model labels (sorted); ``critical_value_`` : simultaneous ``max-|t|`` critical value;
     model_ : the underlying fitted estimator.
     """
 

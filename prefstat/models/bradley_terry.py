@@ -141,8 +141,6 @@ class BradleyTerry(PreferenceClassifier):
     max_iter : int >= 1 or None
         Default 100 (Newton) or 5000 (L-BFGS).
 
-    Every hyperparameter is validated by ``fit`` (a ValueError names it and its allowed range).
-
     Attributes
     ----------
     items_, coef_, stderr_, cov_, order_effect_, order_effect_stderr_,
@@ -155,6 +153,10 @@ class BradleyTerry(PreferenceClassifier):
         (only when they are all strings; feature-level fits then use them as
         ``param_names_``). Predict-time DataFrames must have the same columns
         in the same order.
+
+    Notes
+    -----
+    Every hyperparameter is validated by ``fit`` (a ValueError names it and its allowed range).
 
     Scoring: :meth:`score` is the mean log-likelihood per comparison (ties as
     half wins), the default scorer of ``GridSearchCV``. Predict-based scorers

@@ -174,14 +174,18 @@ class DebiasedBradleyTerry(BradleyTerry):
 
     Attributes
     ----------
-    coef_, stderr_, cov_, order_effect_, order_effect_stderr_, items_ or n_features_in_,
-    lam_ : the lambda used; n_eff_ : effective number of human labels, n x tr V(human-only) / tr V;
-    density_ratio_ : weights used on the human rows (in row order); weight_ess_, weight_max_ :
-    Kish effective size and largest of those weights; n_human_, n_pool_ : sample sizes (frequency
-    weighted); diagnostics_ : dict of the above plus the judge-human disagreement rate, the
-    unclipped tuned lambda, the mean weight and the top-1% weight share; converged_, n_iter_;
+    coef_, stderr_, cov_, order_effect_, order_effect_stderr_, items_ or n_features_in_
+        As in :class:`~prefstat.BradleyTerry`.
+    lam_ : the lambda used
+    n_eff_ : effective number of human labels, n x tr V(human-only) / tr V
+    density_ratio_ : weights used on the human rows (in row order)
+    weight_ess_, weight_max_ : Kish effective size and largest of those weights
+    n_human_, n_pool_ : sample sizes (frequency weighted)
+    diagnostics_ : dict of the above plus the judge-human disagreement rate, the
+        unclipped tuned lambda, the mean weight and the top-1% weight share
+    converged_, n_iter_
     results_ : :class:`~prefstat.inference.EstimationResults` of every reported parameter (order
-    effect included): ``conf_int``, ``summary``, ``t_test``/``contrast``, ``wald_test``, ``pairwise``.
+        effect included): ``conf_int``, ``summary``, ``t_test``/``contrast``, ``wald_test``, ``pairwise``.
     """
 
     def __init__(self, lam="auto", density_ratio=None, classifier=None, n_folds=5, reference=None,

@@ -298,16 +298,12 @@ class LatentClassBT(DirectionMixin, PreferenceClassifier):
         to hold). Both treat the users as independent draws from the population, so
         the class weights' uncertainty includes which users happened to be sampled.
 
-    Every hyperparameter is validated by ``fit`` (a ValueError names it and its allowed range).
-    :meth:`score` is the mean log-likelihood of the mixture for fresh users (ties as half
-    wins), the default ``GridSearchCV`` scorer.
-
     Attributes
     ----------
     weights_ : (K,) class probabilities, largest first
     class_coef_ : (K, d) BT weights of each class (same order)
     coef_ : (d,) population-average utility sum_k pi_k beta_k
-    direction_ : (d,) coef_ / ||coef_||
+    direction_ : (d,) ``coef_ / ||coef_||``
     users_ : user labels, in the row order of ``responsibilities_`` (n_users, K)
     loglik_, n_iter_, converged_, n_features_in_
     results_ : :class:`~prefstat.inference.EstimationResults` over the reported parameters
@@ -316,6 +312,12 @@ class LatentClassBT(DirectionMixin, PreferenceClassifier):
         (``direction_``), delta method from the free parameters; ``stderr_`` its standard errors
     feature_names_in_ : column names of a DataFrame ``X`` (when all strings); predict-time
         DataFrames must match them, order included
+
+    Notes
+    -----
+    Every hyperparameter is validated by ``fit`` (a ValueError names it and its allowed range).
+    :meth:`score` is the mean log-likelihood of the mixture for fresh users (ties as half
+    wins), the default ``GridSearchCV`` scorer.
     """
 
     def __init__(self, n_classes=3, n_init=4, alpha=0.0, tol=1e-6, max_iter=1000, random_state=None,

@@ -399,11 +399,13 @@ class SignEstimator(DirectionMixin, PreferenceClassifier):
     n_starts_ : starts used (1 for the exact method)
     converged_ : every L-BFGS stage of the chosen start met ``tol`` (always True when exact)
     n_iter_ : L-BFGS iterations over all starts and stages (0 for the exact method)
-    nobs_ : number of comparisons (total weight); n_informative_ : of them not tied
-    subsample_size_ : m (only when ``n_subsamples > 0``); n_features_in_ : d
+    nobs_ : number of comparisons (total weight); ``n_informative_``: of them not tied
+    subsample_size_ : m (only when ``n_subsamples > 0``); ``n_features_in_``: d
     feature_names_in_ : column names of a DataFrame ``X`` (when all strings); predict-time
         DataFrames must match them, order included
 
+    Notes
+    -----
     Every hyperparameter is validated by ``fit`` (a ValueError names it and its allowed range).
     :meth:`score` (the agreement, ties skipped) is the default ``GridSearchCV`` scorer.
     """

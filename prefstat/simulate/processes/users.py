@@ -76,7 +76,7 @@ class HeterogeneousUsers:
     population preference probability (also ``preference_prob(Z)`` in numpy),
     exact to ~1e-13 (normal scale mixture of
     the logistic, closed-form probit integrals; for skewed shifts
-    E[Phi(a + bE)] = Phi(a) + sign(b) phi(a) M(sign(b) a + 1/|b|), M the Mills ratio).
+    ``E[Phi(a + bE)] = Phi(a) + sign(b) phi(a) M(sign(b) a + 1/|b|)``, M the Mills ratio).
 
     Truth (numpy float64, cached):
 
@@ -86,7 +86,7 @@ class HeterogeneousUsers:
       the limit of BT / logistic regression on z. By Stein's lemma
       theta* is parallel to b = E_u[beta_u kappa_F(z_scale ||beta_u||)],
       kappa_F(a) = E[F'(a g)], and its length t solves
-      t kappa_Lambda(z_scale t) = ||b||. The user expectation is a 1-D trapezoid
+      t kappa_Lambda(z_scale t) = ``||b||``. The user expectation is a 1-D trapezoid
       rule (for isotropic users a closed-form Gaussian expectation under a 1-D
       integral representation of kappa) and kappa is exact given the scale
       mixture: absolute error ~1e-13. ``bt_limit_angle`` is angle(theta*, beta_bar) in degrees.
