@@ -77,7 +77,10 @@ def _standardize(frame, spec):
     if spec["kind"] == "items":
         left = as_labels(spec["left"], col(spec["left"]), None)
         right = as_labels(spec["right"], col(spec["right"]), n)
-        same = (pd.Series(left, dtype=object) == pd.Series(right, dtype=object)).to_numpy(bool)
+        if left.dtype.kind in "iub" and right.dtype.kind in "iub":
+            same = left == right  # numeric labels: compared without boxing every row into a Python object
+        else:
+            same = (pd.Series(left, dtype=object) == pd.Series(right, dtype=object)).to_numpy(bool)
         if same.any():
             raise ValueError(f"self-comparisons: '{spec['left']}' equals '{spec['right']}' at {describe_rows(same)} "
                              f"(e.g. item {left[same][0]!r}); an item cannot be compared with itself. Drop those rows.")
