@@ -40,11 +40,13 @@ class FeatureFit(NamedTuple):
 
 
 def fit_features(table, *, order_effect: bool, alpha: float, cov_type: str, tol: float | None = None,
-                 max_iter: int | None = None, log: TransferLog | None = None) -> FeatureFit:
+                 max_iter: int | None = None, log: TransferLog | None = None, beta0=None) -> FeatureFit:
     """Feature-level MLE on a :class:`~prefstat.distributed.PartitionedTable` (see the module docstring).
 
     ``cov_type`` decides the final passes: "robust" adds the meat, "cluster" the cluster scores.
     ``tol`` (default 1e-12) and ``max_iter`` (default 100) as in :func:`prefstat.optim.newton`.
+    ``beta0``: start point (coefficients, then the order effect), e.g. the solution before an update;
+    the default is 0.
     """
     from .partition import (combine_feature_summary, combine_group_scores, combine_sum, feature_group_scores,
                             feature_meat, feature_summary, feature_vgh)
@@ -78,7 +80,9 @@ def fit_features(table, *, order_effect: bool, alpha: float, cov_type: str, tol:
         return d_, float(g @ d_)
 
     stop = tol**2 * total
-    x = np.zeros(p)
+    x = np.zeros(p) if beta0 is None else np.array(beta0, dtype=np.float64)
+    if x.shape != (p,):
+        raise ValueError(f"beta0 must have {p} entries ({names}); got shape {x.shape}.")
     f, g, H, eta_max = vgh(x)
     d_, dec = step(g, H)
     it = 0
