@@ -145,6 +145,37 @@ def test_debiased_on_cluster_equals_in_memory(client, kw):
     assert remote.distributed_["max_bytes_to_client"] < 200_000
 
 
+@pytest.mark.parametrize("kw", [dict(lam="auto", order_effect=True), dict(lam=0.4)])
+def test_feature_level_debiased_on_cluster_equals_in_memory(client, kw):
+    # every Newton pass, the PPI++ tuning sums and the two-sample covariance sums are map-reduces
+    rng = np.random.default_rng(6)
+    n, n_human, d = 2400, 400, 3
+    Z = rng.normal(size=(n, d))
+    o = rng.choice([-1.0, 0.0, 1.0], n)
+    z = (rng.random(n) < 1 / (1 + np.exp(-(Z @ rng.normal(size=d) + 0.3 * o)))).astype(float)
+    ai = np.where(rng.random(n) < 0.8, z, 1 - z)
+    ai[rng.random(n) < 0.2] = 0.7  # soft judge labels
+    y = np.where(rng.random(n) < n_human / n, z, np.nan)
+    w = rng.integers(0, 3, n).astype(float)
+    feats = [f"z{j}" for j in range(d)]
+    df = pd.DataFrame(Z, columns=feats).assign(outcome=y, ai_label=ai, order=o, weight=w)
+    full = DebiasedBradleyTerry(**kw).fit(Z, y, ai, sample_weight=w, order=o)
+    table = PartitionedTable(dd.from_pandas(df, npartitions=4), features=feats, ai_label="ai_label", weight="weight",
+                             order="order")
+    remote = DebiasedBradleyTerry(**kw).fit(table)
+    np.testing.assert_allclose(remote.coef_, full.coef_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(remote.stderr_, full.stderr_, rtol=0, atol=1e-8)
+    assert remote.param_names_ == feats and full.param_names_ == ["x0", "x1", "x2"]  # an unnamed array
+    if kw.get("order_effect"):
+        assert remote.order_effect_stderr_ == pytest.approx(full.order_effect_stderr_, abs=1e-8)
+    for key, value in full.diagnostics_.items():
+        assert remote.diagnostics_[key] == pytest.approx(value, rel=1e-8, nan_ok=True), key
+    # p-vectors, p x p matrices and the human rows' weights reached the client, never a partition
+    assert remote.distributed_["max_bytes_to_client"] < 20_000
+    with pytest.raises(ValueError, match="cov_type='cluster' is not available for feature-level"):
+        DebiasedBradleyTerry(cov_type="cluster").fit(table)
+
+
 @pytest.mark.parametrize("cov", ["model", "robust", "cluster"])
 def test_update_on_a_split_equals_the_fit_on_all_rows(cov, items_frame):
     kw = dict(order_effect=True, cov_type=cov)
