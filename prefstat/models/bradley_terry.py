@@ -152,6 +152,10 @@ class BradleyTerry(PreferenceClassifier):
         Every reported parameter (coefficients, order effect, ...) with its
         covariance: ``conf_int``, ``summary``, ``t_test``, ``wald_test`` and
         ``pairwise`` delegate to it.
+    cell_stats_ (item level) or rows_ (feature level), solution_ :
+        what :meth:`update` merges new rows into (:mod:`prefstat.models.bt_update`); ``rows_``
+        holds the fitted rows (as large as the data; ``del model.rows_`` frees them, after which
+        ``update`` raises), or the PartitionedTable of a partitioned fit.
     feature_names_in_ : column names of a DataFrame ``X`` passed to ``fit``
         (only when they are all strings; feature-level fits then use them as
         ``param_names_``). Predict-time DataFrames must have the same columns
@@ -523,7 +527,7 @@ class BradleyTerry(PreferenceClassifier):
 
         Item level: the cell sums are additive (:mod:`prefstat.distributed.cells`): the new rows'
         cells are added to ``cell_stats_``. Feature level: there is no sufficient statistic of fixed
-        size, so the model keeps its rows (``rows_``: a copy of the rows fitted in memory, or the
+        size, so the model keeps its rows (``rows_``: the validated rows fitted in memory, or the
         :class:`~prefstat.distributed.PartitionedTable` of a partitioned fit) and the new rows are
         appended to them (:mod:`prefstat.models.bt_update`). Either way the model is refitted from
         its previous solution (warm start), which gives the fit on the old and new rows together
