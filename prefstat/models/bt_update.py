@@ -98,7 +98,8 @@ def kept_rows(table: ComparisonTable, source, *, order_effect: bool, cluster: bo
     Z = table.features
     src = source.features if isinstance(source, ComparisonTable) else source
     if sp.issparse(Z):
-        shared = sp.issparse(src) and np.may_share_memory(Z.data, src.data)
+        data = getattr(src, "data", None) if sp.issparse(src) else None  # dok/lil matrices have no data array
+        shared = isinstance(data, np.ndarray) and np.may_share_memory(Z.data, data)
     else:
         shared = isinstance(src, np.ndarray) and np.may_share_memory(Z, src)
     return ComparisonTable(kind="features", outcome=table.outcome.copy(), weight=table.weight.copy(),
