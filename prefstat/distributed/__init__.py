@@ -8,8 +8,9 @@ and sums can be computed partition by partition and added (docs/methods.md#exact
   (``BradleyTerry.cell_stats_``), so ``update(new_rows)`` adds the new rows' cells and refits;
 * feature level (:mod:`.newton`): each Newton iteration is one map-reduce of value, gradient
   and Hessian, and the meat or cluster scores one more at the solution;
-* :class:`~prefstat.DebiasedBradleyTerry` (item level, :mod:`.debiased`): distinct rows with
-  summed frequency weights.
+* :class:`~prefstat.DebiasedBradleyTerry`: item level (:mod:`.debiased`), distinct rows with
+  summed frequency weights; feature level (:mod:`.debiased_features`), Newton passes and the
+  covariance sums as map-reduces.
 
 No partition is ever sent to the client (:class:`.compute.TransferLog`). Estimators use the active
 ``dask.distributed`` client (``Client(LocalCluster(...))`` or ``Client("tcp://scheduler:8786")``),
@@ -18,9 +19,11 @@ or Dask's local scheduler when there is none. This package imports dask only whe
 from .cells import ItemCells, cells_from_rows, check_weight_stats, item_cells
 from .compute import TransferLog, active_client, map_reduce
 from .debiased import distinct_debiased_rows
+from .debiased_features import DebiasedFeatureFit, fit_debiased_features
 from .io import PartitionedTable, as_partitioned, is_partitioned, parquet_files
 from .newton import FeatureFit, fit_features
 
 __all__ = ["PartitionedTable", "as_partitioned", "is_partitioned", "parquet_files", "ItemCells", "item_cells",
            "cells_from_rows", "check_weight_stats", "FeatureFit", "fit_features", "distinct_debiased_rows",
+           "DebiasedFeatureFit", "fit_debiased_features",
            "TransferLog", "map_reduce", "active_client"]

@@ -99,6 +99,36 @@ def _tree(items, combine):
     return items[0]
 
 
+def _reduce_on_cluster(client, partials, combine, desc):
+    """Submit the kernels and the whole reduction tree at once; keep a reference to the root only.
+
+    A partial result is released by the cluster as soon as the combine task that consumes it has
+    run (the client holds no future of it), so the workers hold a few partial results at a time,
+    not one per partition: with many partitions and a memory limit on the workers this is what
+    keeps the reduction small (the kernels' inputs, one Parquet file each, are read when a worker
+    is free: root-task queuing). ``desc`` (None: no progress bar) labels a bar over the partitions.
+    """
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    futures = client.compute(partials)
+    level = futures
+    while len(level) > 1:
+        level = [client.submit(combine, level[i:i + FAN_IN], pure=False) for i in range(0, len(level), FAN_IN)]
+    root = level[0]
+    try:
+        if desc is not None:
+            done = as_completed(futures)
+            del futures, level  # as_completed drops each future once it is yielded
+            for _ in tqdm(done, total=len(partials), desc=desc, unit="partition"):
+                pass
+        else:
+            del futures, level
+        return root.result()
+    finally:
+        client.cancel([root])
+
+
 def map_reduce(table, kernel, combine, *args, desc: str = "partitions", log: TransferLog | None = None):
     """``combine`` over ``kernel(partition, table.spec, where, *args)`` of every partition of ``table``.
 
@@ -109,7 +139,6 @@ def map_reduce(table, kernel, combine, *args, desc: str = "partitions", log: Tra
     import dask
     from dask import delayed
     from dask.sizeof import sizeof
-    from tqdm.auto import tqdm
 
     _ship_kernels_by_value()
     kernel, combine = ByValue(kernel), ByValue(combine)
@@ -123,19 +152,7 @@ def map_reduce(table, kernel, combine, *args, desc: str = "partitions", log: Tra
         with TqdmCallback(desc=desc, disable=not table.progress):
             (result,) = dask.compute(_tree(partials, combine))
     else:
-        from distributed import as_completed
-
-        futures = client.compute(partials)
-        try:
-            if table.progress:
-                for _ in tqdm(as_completed(futures), total=len(futures), desc=desc, unit="partition"):
-                    pass
-            level = futures
-            while len(level) > 1:
-                level = [client.submit(combine, level[i:i + FAN_IN], pure=False) for i in range(0, len(level), FAN_IN)]
-            result = level[0].result()
-        finally:
-            client.cancel(futures)
+        result = _reduce_on_cluster(client, partials, combine, desc if table.progress else None)
     if log is not None:
         log.n_partitions = len(parts)
         log.bytes_per_pass.append(int(sizeof(result)))

@@ -135,6 +135,39 @@ class PartitionedTable:
                     for i, f in enumerate(self.files)]
         return [(part, f"partition {i}") for i, part in enumerate(self.source.to_delayed())]
 
+    def append(self, other) -> "PartitionedTable":
+        """This table's partitions followed by ``other``'s (same column roles), e.g. a day of new battles.
+
+        Both must be Parquet sources (the file lists are joined) or both Dask DataFrames
+        (``dask.dataframe.concat``). ``other`` may be a bare Dask DataFrame (read with this table's roles).
+        """
+        if not isinstance(other, PartitionedTable):
+            if not is_partitioned(other):
+                raise ValueError("the new rows of a model fitted on partitioned data must be partitioned too (a "
+                                 "PartitionedTable or a Dask DataFrame); refit to combine them with rows in memory.")
+            other = PartitionedTable(other, features=self.features, progress=self.progress,
+                                     **{k: v for k, v in self.roles.items()})
+        if (other.kind, other.features, other.roles) != (self.kind, self.features, self.roles):
+            mine = dict(self.roles, features=self.features)
+            theirs = dict(other.roles, features=other.features)
+            diff = [f"{k}: {mine[k]!r} vs {theirs[k]!r}" for k in mine if mine[k] != theirs[k]]
+            raise ValueError(f"the new partitions' column roles differ from the fitted table's ({'; '.join(diff)}); "
+                             "name the same columns for every role.")
+        if (self.files is None) != (other.files is None):
+            raise ValueError("cannot append a Dask DataFrame to a Parquet file list (or the reverse); give the new "
+                             "rows in the form of the fitted table.")
+        roles = {k: v for k, v in self.roles.items()}
+        if self.files is not None:
+            again = sorted(set(map(os.path.abspath, self.files)) & set(map(os.path.abspath, other.files)))
+            if again:
+                raise ValueError(f"file(s) {again[:3]} are already in the fitted table: their rows would count twice.")
+            return PartitionedTable(self.files + other.files, features=self.features, progress=self.progress,
+                                    **roles)
+        import dask.dataframe as dd
+
+        return PartitionedTable(dd.concat([self.source, other.source]), features=self.features,
+                                progress=self.progress, **roles)
+
     def __repr__(self) -> str:
         return f"PartitionedTable({self.kind}, {self.n_partitions} partitions)"
 

@@ -21,7 +21,7 @@ import numpy as np
 from .cells import check_weight_stats
 from .compute import TransferLog, map_reduce
 
-__all__ = ["FeatureFit", "fit_features"]
+__all__ = ["FeatureFit", "fit_features", "damped_newton"]
 
 
 class FeatureFit(NamedTuple):
@@ -39,12 +39,47 @@ class FeatureFit(NamedTuple):
     names: list
 
 
+def damped_newton(vgh, x, stop: float, scale: float, max_iter: int):
+    """Minimise with ``vgh(x) -> (value, gradient, Hessian, largest |eta|)``, each call one pass over the data.
+
+    The iteration and stopping rule of :func:`prefstat.optim.newton`: Armijo halving outside the
+    quadratic region (decrement ``>= 1e-6 * scale``), stop when the Newton decrement
+    ``g^T H^-1 g <= stop``. Returns ``(x, value, grad, hess, largest |eta|, iterations, converged)``.
+    """
+    def step(g, H):
+        try:
+            L = np.linalg.cholesky(H)
+        except np.linalg.LinAlgError:
+            return None, np.inf
+        d_ = np.linalg.solve(L.T, np.linalg.solve(L, g))
+        return d_, float(g @ d_)
+
+    f, g, H, eta_max = vgh(x)
+    d_, dec = step(g, H)
+    it = 0
+    while np.isfinite(dec) and dec > stop and it < max_iter:
+        t = 1.0
+        while True:
+            x_new = x - t * d_
+            f_new, g_new, H_new, eta_new = vgh(x_new)
+            # inside the quadratic region the full step is taken (f changes by less than its rounding)
+            if dec < 1e-6 * scale or f_new <= f - 1e-4 * t * dec or t <= 2.0**-40:
+                break
+            t *= 0.5
+        x, f, g, H, eta_max = x_new, f_new, g_new, H_new, eta_new
+        d_, dec = step(g, H)
+        it += 1
+    return x, f, g, H, eta_max, it, bool(np.isfinite(dec) and dec <= stop)
+
+
 def fit_features(table, *, order_effect: bool, alpha: float, cov_type: str, tol: float | None = None,
-                 max_iter: int | None = None, log: TransferLog | None = None) -> FeatureFit:
+                 max_iter: int | None = None, log: TransferLog | None = None, beta0=None) -> FeatureFit:
     """Feature-level MLE on a :class:`~prefstat.distributed.PartitionedTable` (see the module docstring).
 
     ``cov_type`` decides the final passes: "robust" adds the meat, "cluster" the cluster scores.
     ``tol`` (default 1e-12) and ``max_iter`` (default 100) as in :func:`prefstat.optim.newton`.
+    ``beta0``: start point (coefficients, then the order effect), e.g. the solution before an update;
+    the default is 0.
     """
     from .partition import (combine_feature_summary, combine_group_scores, combine_sum, feature_group_scores,
                             feature_meat, feature_summary, feature_vgh)
@@ -69,32 +104,10 @@ def fit_features(table, *, order_effect: bool, alpha: float, cov_type: str, tol:
         f, g, H, eta_max = map_reduce(table, feature_vgh, combine_sum, beta, order_effect, desc="newton", log=log)
         return (f + 0.5 * np.sum(penalty * beta**2), g + penalty * beta, H + np.diag(penalty), eta_max)
 
-    def step(g, H):
-        try:
-            L = np.linalg.cholesky(H)
-        except np.linalg.LinAlgError:
-            return None, np.inf
-        d_ = np.linalg.solve(L.T, np.linalg.solve(L, g))
-        return d_, float(g @ d_)
-
-    stop = tol**2 * total
-    x = np.zeros(p)
-    f, g, H, eta_max = vgh(x)
-    d_, dec = step(g, H)
-    it = 0
-    while np.isfinite(dec) and dec > stop and it < max_iter:
-        t = 1.0
-        while True:
-            x_new = x - t * d_
-            f_new, g_new, H_new, eta_new = vgh(x_new)
-            # inside the quadratic region the full step is taken (f changes by less than its rounding)
-            if dec < 1e-6 * total or f_new <= f - 1e-4 * t * dec or t <= 2.0**-40:
-                break
-            t *= 0.5
-        x, f, g, H, eta_max = x_new, f_new, g_new, H_new, eta_new
-        d_, dec = step(g, H)
-        it += 1
-    converged = bool(np.isfinite(dec) and dec <= stop)
+    x = np.zeros(p) if beta0 is None else np.array(beta0, dtype=np.float64)
+    if x.shape != (p,):
+        raise ValueError(f"beta0 must have {p} entries ({names}); got shape {x.shape}.")
+    x, f, g, H, eta_max, it, converged = damped_newton(vgh, x, tol**2 * total, total, max_iter)
     meat = group_scores = None
     if cov_type == "robust":
         meat = map_reduce(table, feature_meat, combine_sum, x, order_effect, desc="meat", log=log)

@@ -22,7 +22,8 @@ from ..data.checks import as_labels, check_order, check_outcome, describe_rows, 
 
 __all__ = ["read_parquet_file", "standardize", "item_cell_sums", "combine_item_cells", "feature_summary",
            "combine_feature_summary", "feature_vgh", "feature_meat", "feature_group_scores", "combine_sum",
-           "combine_group_scores", "distinct_rows", "combine_distinct_rows", "row_entropy"]
+           "combine_group_scores", "distinct_rows", "combine_distinct_rows", "row_entropy", "debiased_summary",
+           "combine_debiased_summary", "debiased_vgh", "debiased_tuning_sums", "debiased_final_sums"]
 
 
 def read_parquet_file(path: str, columns: list) -> pd.DataFrame:
@@ -77,7 +78,10 @@ def _standardize(frame, spec):
     if spec["kind"] == "items":
         left = as_labels(spec["left"], col(spec["left"]), None)
         right = as_labels(spec["right"], col(spec["right"]), n)
-        same = (pd.Series(left, dtype=object) == pd.Series(right, dtype=object)).to_numpy(bool)
+        if left.dtype.kind in "iub" and right.dtype.kind in "iub":
+            same = left == right  # numeric labels: compared without boxing every row into a Python object
+        else:
+            same = (pd.Series(left, dtype=object) == pd.Series(right, dtype=object)).to_numpy(bool)
         if same.any():
             raise ValueError(f"self-comparisons: '{spec['left']}' equals '{spec['right']}' at {describe_rows(same)} "
                              f"(e.g. item {left[same][0]!r}); an item cannot be compared with itself. Drop those rows.")
@@ -266,3 +270,95 @@ def combine_distinct_rows(parts):
     out = pd.concat([p[0] for p in parts], ignore_index=True)
     out = out.groupby(keys, sort=False, dropna=False, observed=True).sum().reset_index()
     return out, _merge_weight_stats([p[1] for p in parts])
+
+
+# ------------------------------------------------------------------- debiased (feature level)
+# Rows of a DebiasedBradleyTerry table: human rows (finite outcome) and pool rows (NaN outcome), judge
+# label ai on every row, frequency weight f; no density ratio (w = 1). The formulas are those of
+# prefstat.models.debiased_core with that w, written as sums over rows (see
+# prefstat.distributed.debiased_features).
+def debiased_summary(frame, spec, where, with_order):
+    """(weight statistics, n, N, human rows, judge-human disagreement sum, human row weights, p)."""
+    r = standardize(frame, spec, where)
+    if r is None:
+        return None
+    y, ai, f = r["y"], r["ai"], r["w"]
+    human = ~np.isnan(y)
+    z, a, fh = y[human], ai[human], f[human]
+    p = _design(r, with_order).shape[1]
+    return (_weight_stats(f), float(fh.sum()), float(f[~human].sum()), int(human.sum()),
+            float(np.sum(fh * (z * (1 - a) + (1 - z) * a))), fh, p)
+
+
+def combine_debiased_summary(parts):
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return None
+    return (_merge_weight_stats([p[0] for p in parts]), sum(p[1] for p in parts), sum(p[2] for p in parts),
+            sum(p[3] for p in parts), sum(p[4] for p in parts), np.concatenate([p[5] for p in parts]), parts[0][6])
+
+
+def _debiased_rows(frame, spec, where, theta, with_order):
+    r = standardize(frame, spec, where)
+    if r is None:
+        return None
+    X = _design(r, with_order)
+    y, ai, f = r["y"], r["ai"], r["w"]
+    human = (~np.isnan(y)).astype(np.float64)
+    y = np.where(human > 0, y, 0.0)
+    eta = X @ theta
+    return X, y, ai, f, human, eta, _sigmoid(eta)
+
+
+def _objective_weights(lam, y, ai, f, human, n, N):
+    pool = 1.0 - human
+    a = f * (pool * lam / N + human * (1.0 - lam) / n)
+    b = f * (pool * lam * ai / N + human * (y - lam * ai) / n)
+    return a, b
+
+
+def debiased_vgh(frame, spec, where, theta, lam, n, N, with_order):
+    """(value, gradient, Hessian, largest |eta| over rows with weight) of the convex objective at lambda."""
+    rows = _debiased_rows(frame, spec, where, theta, with_order)
+    if rows is None:
+        return None
+    X, y, ai, f, human, eta, sig = rows
+    a, b = _objective_weights(lam, y, ai, f, human, n, N)
+    value = np.sum(a * np.logaddexp(0.0, eta) - b * eta)
+    grad = X.T @ (a * sig - b)
+    hess = X.T @ ((a * sig * (1.0 - sig))[:, None] * X)
+    return value, grad, hess, float(np.max(np.abs(eta[f > 0]), initial=0.0))
+
+
+def debiased_tuning_sums(frame, spec, where, theta, n, N, with_order):
+    """Sums of ppi_py's pooled lambda tuning at theta (g = human (Z - sigma), g_hat = A - sigma)."""
+    rows = _debiased_rows(frame, spec, where, theta, with_order)
+    if rows is None:
+        return None
+    X, y, ai, f, human, eta, sig = rows
+    g = human * (y - sig)
+    gh = ai - sig
+    gram = lambda v: X.T @ (v[:, None] * X)  # noqa: E731
+    return (gram(f * sig * (1.0 - sig)), gram(f * human * g * gh), X.T @ (f * human * g), X.T @ (f * human * gh),
+            gram(f * gh * gh), X.T @ (f * gh), 0.0)
+
+
+def debiased_final_sums(frame, spec, where, theta, lam, n, N, with_order):
+    """Per sample (pool, human): sums f psi x, f psi^2 x x^T for psi = u - lam v and for u; the breads."""
+    rows = _debiased_rows(frame, spec, where, theta, with_order)
+    if rows is None:
+        return None
+    X, y, ai, f, human, eta, sig = rows
+    pool = 1.0 - human
+    su = human * (y - sig) / n
+    sv = human * (ai - sig) / n - pool * (ai - sig) / N
+    psi = su - lam * sv
+    d = sig * (1.0 - sig)
+    gram = lambda v: X.T @ (v[:, None] * X)  # noqa: E731
+    out = []
+    for s in (psi, su):
+        for mask in (pool, human):
+            out += [X.T @ (f * mask * s), gram(f * mask * s * s)]
+    a, _ = _objective_weights(lam, y, ai, f, human, n, N)
+    a0, _ = _objective_weights(0.0, y, ai, f, human, n, N)
+    return tuple(out) + (gram(a * d), gram(a0 * d), 0.0)

@@ -50,8 +50,8 @@ from .._x64 import x64
 from ..data import ComparisonTable, as_table, factorize_items
 from ..design import (DenseDesign, SparseRowsDesign, feature_design, pad_columns, pad_rows, padded_columns,
                       padded_size)
-from ..distributed import (ItemCells, TransferLog, as_partitioned, cells_from_rows, fit_features, is_partitioned,
-                           item_cells)
+from ..distributed import (ItemCells, PartitionedTable, TransferLog, as_partitioned, cells_from_rows, fit_features,
+                           is_partitioned, item_cells)
 from ..existence import check_beat_graph, check_identifiable, find_separation
 from ..inference import COV_TYPES, EstimationResults, Inference
 from ..optim import OptimResult
@@ -61,6 +61,7 @@ from ..validation import check_bool, check_int, check_option, check_random_state
 from .base import PreferenceClassifier
 from .bt_bootstrap import multinomial_bootstrap
 from .bt_items import item_design, item_reparametrize, item_transform
+from .bt_update import UPDATE_PARAMS, check_update_params, kept_rows, merge_feature_rows
 
 __all__ = ["BradleyTerry", "fit_core", "bt_objective", "item_design", "item_transform", "item_reparametrize"]
 
@@ -149,6 +150,10 @@ class BradleyTerry(PreferenceClassifier):
         Every reported parameter (coefficients, order effect, ...) with its
         covariance: ``conf_int``, ``summary``, ``t_test``, ``wald_test`` and
         ``pairwise`` delegate to it.
+    cell_stats_ (item level) or rows_ (feature level), solution_ :
+        what :meth:`update` merges new rows into (:mod:`prefstat.models.bt_update`); ``rows_``
+        holds the fitted rows (as large as the data; ``del model.rows_`` frees them, after which
+        ``update`` raises), or the PartitionedTable of a partitioned fit.
     feature_names_in_ : column names of a DataFrame ``X`` passed to ``fit``
         (only when they are all strings; feature-level fits then use them as
         ``param_names_``). Predict-time DataFrames must have the same columns
@@ -379,11 +384,13 @@ class BradleyTerry(PreferenceClassifier):
         """Validate the input and build the fitting problem (first step of ``fit``)."""
         self._check_params()
         table = self._table(X, y, sample_weight, groups, order)
-        for attr in ("items_", "n_features_in_"):
+        for attr in ("items_", "n_features_in_", "_rows"):
             self.__dict__.pop(attr, None)
         self._reset_input_names(X)
         prob = self._build(table)
         self.kind_ = table.kind
+        if table.kind == "features":  # what update refits on (prefstat.models.bt_update)
+            self._rows = kept_rows(table, X, order_effect=self.order_effect, cluster=self.cov_type == "cluster")
         return prob
 
     def _store(self, prob, res, meat, group_scores, draws):
@@ -415,10 +422,21 @@ class BradleyTerry(PreferenceClassifier):
 
     # ------------------------------------------ partitioned data, exact updates (prefstat.distributed)
     def _keep_cells(self, prob, beta) -> None:
-        """Store the item-level cell sums (``cell_stats_``) and the free solution, for :meth:`update`."""
+        """Store what :meth:`update` needs: the hyperparameters, the free solution, and the item-level cell
+        sums (``cell_stats_``) or the feature-level rows (``rows_``; :mod:`.bt_update`)."""
         cells = self.__dict__.pop("_cells", None)
-        self.__dict__.pop("cell_stats_", None)
-        if self.kind_ != "items" or cells is None or prob.extra is not None:
+        rows = self.__dict__.pop("_rows", None)
+        for attr in ("cell_stats_", "rows_", "solution_", "_fit_params"):
+            self.__dict__.pop(attr, None)
+        if prob.extra is not None:  # a subclass likelihood with its own per-cell sums: no update
+            return
+        self._fit_params = {k: v for k, v in self.get_params().items() if k in UPDATE_PARAMS}
+        if self.kind_ == "features":
+            if rows is not None:
+                self.rows_ = rows
+                self.solution_ = dict(zip(self._free_names(prob), np.asarray(beta, np.float64)))
+            return
+        if cells is None:
             return
         items, ca, cb, co, cg, W, WY, WY2, entropy, row_stats = cells
         frame = {"left": items[ca], "right": items[cb]}
@@ -449,7 +467,7 @@ class BradleyTerry(PreferenceClassifier):
             warn_caller(f"the table's group column is not used with cov_type={self.cov_type!r}: only "
                         "cov_type='cluster' uses groups (cluster-robust standard errors). Pass cov_type='cluster', "
                         "or drop the group role.")
-        for attr in ("items_", "n_features_in_", "feature_names_in_", "cell_stats_", "solution_"):
+        for attr in ("items_", "n_features_in_", "feature_names_in_", "cell_stats_", "solution_", "rows_"):
             self.__dict__.pop(attr, None)
         log = TransferLog()
         if table.kind == "items":
@@ -476,9 +494,9 @@ class BradleyTerry(PreferenceClassifier):
         x0 = None if beta0 is None else np.array([beta0.get(n, 0.0) for n in self._free_names(prob)])
         return self._fit_problem(prob, x0)
 
-    def _fit_partitioned_features(self, table, log):
+    def _fit_partitioned_features(self, table, log, beta0=None):
         out = fit_features(table, order_effect=self.order_effect, alpha=self.alpha, cov_type=self.cov_type,
-                           tol=self.tol, max_iter=self.max_iter, log=log)
+                           tol=self.tol, max_iter=self.max_iter, log=log, beta0=beta0)
         self.kind_ = "features"
         if not out.converged or out.max_abs_eta > SUSPICIOUS_ETA:
             if np.all(np.isfinite(out.hess)):
@@ -499,27 +517,43 @@ class BradleyTerry(PreferenceClassifier):
         self.n_features_in_ = d
         self._opts = dict(solver="newton", gtol=1e-12 if self.tol is None else self.tol,
                           max_iter=100 if self.max_iter is None else self.max_iter)
-        return self._store(prob, res, out.meat, out.group_scores, None)
+        self._store(prob, res, out.meat, out.group_scores, None)
+        # the rows stay on disk (or in the Dask DataFrame): the table is what update appends to
+        self.rows_ = table
+        self.solution_ = dict(zip(out.names, np.asarray(out.x, np.float64)))
+        return self
 
     @x64
     def update(self, X, y=None, sample_weight=None, groups=None, order=None):
-        """Merge new comparisons into a fitted item-level model and refit: exactly the fit on all rows.
+        """Merge new comparisons into a fitted model and refit: exactly the fit on all rows.
 
-        The cell sums are additive (:mod:`prefstat.distributed.cells`): the new rows' cells are added
-        to ``cell_stats_`` and the model is refitted from its previous solution (warm start), which
-        gives the fit on the old and new rows together (to rounding). ``X`` is anything ``fit``
-        accepts, a partitioned table included. The hyperparameters must be those of the fit. Feature-
-        level models keep no sufficient statistics of fixed size: refit them on all rows.
+        Item level: the cell sums are additive (:mod:`prefstat.distributed.cells`): the new rows'
+        cells are added to ``cell_stats_``. Feature level: there is no sufficient statistic of fixed
+        size, so the model keeps its rows (``rows_``: the validated rows fitted in memory, or the
+        :class:`~prefstat.distributed.PartitionedTable` of a partitioned fit) and the new rows are
+        appended to them (:mod:`prefstat.models.bt_update`). Either way the model is refitted from
+        its previous solution (warm start), which gives the fit on the old and new rows together
+        (to rounding). ``X`` is anything ``fit`` accepts; a model fitted on partitioned
+        feature-level data takes partitioned new rows of the same roles. The hyperparameters must
+        be those of the fit.
+
+        There is no ``partial_fit``: scikit-learn's contract for it (a first call on an unfitted
+        estimator fits any batch, and memory stays bounded by the batch, as in out-of-core
+        learners) does not hold here: a small first batch can have no finite MLE (an item that
+        never lost), and a feature-level model keeps every row it has seen.
         """
         check_is_fitted(self, "coef_")
-        cells = getattr(self, "cell_stats_", None)
         if self.cov_type == "bootstrap":
             raise ValueError("update is not available with cov_type='bootstrap' (the bootstrap resamples rows, "
                              "which the cell sums do not keep); use 'model', 'robust' or 'cluster'.")
-        if self.kind_ != "items" or cells is None:
-            raise ValueError("update needs an item-level BradleyTerry fit with its cell statistics (cell_stats_); "
-                             "feature-level models keep no sufficient statistics of fixed size: refit on all rows.")
+        check_update_params(getattr(self, "_fit_params", None), self.get_params())
         self._check_params()
+        if self.kind_ == "features":
+            return self._update_features(X, y, sample_weight, groups, order)
+        cells = getattr(self, "cell_stats_", None)
+        if cells is None:
+            raise ValueError("update needs an item-level BradleyTerry fit with its cell statistics (cell_stats_); "
+                             f"{type(self).__name__} keeps none: refit on all rows.")
         keys = ["left", "right"] + (["order"] if self.order_effect else []) + (
             ["group"] if self.cov_type == "cluster" else [])
         if cells.keys != keys:
@@ -545,6 +579,37 @@ class BradleyTerry(PreferenceClassifier):
         merged = cells.merge(new)
         merged.check_weights()
         return self._fit_cells(merged, beta0=getattr(self, "solution_", None))
+
+    def _update_features(self, X, y, sample_weight, groups, order):
+        """:meth:`update` of a feature-level model: append the new rows to ``rows_`` and refit warm."""
+        rows = getattr(self, "rows_", None)
+        if rows is None:
+            raise ValueError("update of a feature-level model needs its fitted rows (rows_): feature-level models "
+                             "keep no sufficient statistics of fixed size, and this one's rows are gone (deleted, or "
+                             f"{type(self).__name__} keeps none): refit on all rows.")
+        names = list(self.solution_)
+        beta0 = np.array([self.solution_[n] for n in names])
+        if isinstance(rows, PartitionedTable):
+            passed = [n for n, v in (("y", y), ("sample_weight", sample_weight), ("groups", groups),
+                                     ("order", order)) if v is not None]
+            if passed:
+                raise ValueError(f"a partitioned table carries its own columns; do not pass {', '.join(passed)} "
+                                 "with it.")
+            table = rows.append(X)
+            log = TransferLog()
+            self._fit_partitioned_features(table, log, beta0=beta0)
+            self.distributed_ = log.as_dict()
+            return self
+        if is_partitioned(X):
+            raise ValueError("this model was fitted on rows in memory; update it with rows in memory (or refit on "
+                             "the partitioned table of all rows).")
+        self._check_input_names(X)
+        merged = merge_feature_rows(rows, self._table(X, y, sample_weight, groups, order),
+                                    order_effect=self.order_effect, cluster=self.cov_type == "cluster")
+        prob = self._build(merged)
+        self._rows = merged  # a fresh table: kept as is
+        x0 = np.array([self.solution_.get(n, 0.0) for n in self._free_names(prob)])
+        return self._fit_problem(prob, x0)
 
     def _report(self, names, estimate, cov, draws=None, n_obs=None) -> None:
         """Store ``results_`` and the public attributes derived from it.

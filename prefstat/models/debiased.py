@@ -116,7 +116,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
 from ..data import ComparisonTable, factorize_items, table_arrays
-from ..distributed import TransferLog, as_partitioned, distinct_debiased_rows, is_partitioned
+from ..distributed import TransferLog, as_partitioned, distinct_debiased_rows, fit_debiased_features, is_partitioned
 from ..design import SparseRowsDesign, feature_design, pad_rows, padded_size
 from ..existence import check_identifiable
 from ..inference import influence_sandwich
@@ -272,6 +272,9 @@ class DebiasedBradleyTerry(BradleyTerry):
         """
         self._check_params()
         log = None
+        if is_partitioned(X) and as_partitioned(X, ai_label=True).kind == "features":
+            return self._fit_partitioned_features(as_partitioned(X, ai_label=True), y, ai_label, sample_weight,
+                                                  groups, order, density_ratio)
         if is_partitioned(X):
             log = TransferLog()
             X, y, ai_label, sample_weight, groups, order = self._partitioned_rows(
@@ -385,6 +388,65 @@ class DebiasedBradleyTerry(BradleyTerry):
         rows = distinct_debiased_rows(as_partitioned(X, ai_label=True), with_group=self.cov_type == "cluster",
                                       log=log)
         return rows["X"], rows["y"], rows["ai_label"], rows["sample_weight"], rows["groups"], rows["order"]
+
+    def _fit_partitioned_features(self, table, y, ai_label, sample_weight, groups, order, density_ratio):
+        """Feature-level fit on partitions: every pass a map-reduce (:mod:`prefstat.distributed.debiased_features`).
+
+        The same estimate, lambda and covariance as the in-memory fit on the rows (to rounding).
+        Without density ratios and with ``cov_type="robust"`` only.
+        """
+        passed = [n for n, v in (("y", y), ("ai_label", ai_label), ("sample_weight", sample_weight),
+                                 ("groups", groups), ("order", order), ("density_ratio", density_ratio))
+                  if v is not None]
+        if passed:
+            raise ValueError(f"a partitioned table carries its own columns; do not pass {', '.join(passed)} with it "
+                             "(name the roles with prefstat.distributed.PartitionedTable(..., ai_label=...)).")
+        if self.density_ratio == "classifier":
+            raise ValueError("density_ratio='classifier' is not available on partitioned data (the cross-fitting "
+                             "folds are drawn per row); use density_ratio=None or fit in memory.")
+        if self.cov_type == "cluster":
+            raise ValueError("cov_type='cluster' is not available for feature-level DebiasedBradleyTerry on "
+                             "partitioned data; use cov_type='robust', or fit in memory.")
+        for attr in ("items_", "n_features_in_", "feature_names_in_", "distributed_"):
+            self.__dict__.pop(attr, None)
+        log = TransferLog()
+        res = fit_debiased_features(table, lam=self.lam if self.lam == "auto" else float(self.lam),
+                                    order_effect=self.order_effect, tol=self.tol, max_iter=self.max_iter, log=log)
+        self.kind_ = "features"
+        self.n_features_in_ = len(table.features)
+        names = res.names
+        if not res.converged:
+            check_identifiable(res.info0, names)
+            raise ValueError(
+                f"the debiased estimating equation has no finite root for lam={res.lam:.3g} (Newton did not "
+                "converge, or the linear predictor ran off to infinity): along some direction the human "
+                "correction term outweighs the pool's curvature, or the labelled rows are separated. Use "
+                "lam='auto' or a smaller lam, or add human labels.")
+        check_identifiable(res.bread, names)
+        if not np.all(np.isfinite(res.cov)):
+            raise ValueError("the covariance is not finite: the weights are too large (or too extreme) for "
+                             "float64; rescale sample_weight.")
+        n, N = res.n_human, res.n_pool
+        self._set_estimates(res.theta, res.cov, names, n + N)
+        self.lam_ = res.lam
+        self.n_human_, self.n_pool_ = n, N
+        self.density_ratio_ = np.ones(res.human_weights.shape[0])
+        weights = weight_diagnostics(self.density_ratio_, res.human_weights)
+        self.weight_ess_, self.weight_max_ = weights.ess, weights.max
+        ratio = float(np.trace(res.cov_human) / np.trace(res.cov))
+        self.n_eff_ = n * ratio
+        self.diagnostics_ = {
+            "lam": self.lam_, "lam_unclipped": res.lam_raw, "n_human": n, "n_pool": N,
+            "disagreement": res.disagreement / n, "variance_ratio": ratio, "n_eff": self.n_eff_,
+            "weight_ess": self.weight_ess_, "weight_max": self.weight_max_, "weight_mean": weights.mean,
+            "weight_top1_share": weights.top1_share,
+        }
+        self.distributed_ = log.as_dict()
+        self.nobs_ = n + N
+        self.n_iter_ = int(res.n_iter)
+        self.converged_ = True
+        self.classes_ = np.array([0, 1])
+        return self
 
     def _set_estimates(self, est_all, cov_all, names, n_obs):
         self._report(names, est_all, cov_all, n_obs=n_obs)  # BradleyTerry: results_ and the public attributes
