@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peer  # noqa: E402
 from bench_bt import command_line, machine_info, timed, write_results  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -93,6 +94,14 @@ def run_prefstat(df, repeats, n_draws):
     return rows
 
 
+def run_arena_from_seed(n, k, repeats, n_bootstrap):
+    """run_arena on the seeded table (what a peer interpreter runs, see peer.py)."""
+    import multiprocessing
+
+    multiprocessing.set_start_method("spawn", force=True)
+    return run_arena(simulate(n, k), repeats, n_bootstrap)
+
+
 def run_arena(df, repeats, n_bootstrap):
     if importlib.util.find_spec("arena_rank") is None:
         return {"arena-rank": dict(status="not installed")}
@@ -135,7 +144,11 @@ def report(rows, n, k, args, elapsed, started) -> str:
         d_s = np.max(np.abs(r["se"] - ref["se"]))
         lines.append(f"| {name} | {r['first']:.2f} | {r['warm']:.2f} | {r['n']} | {d_r:.2e} | {d_s:.2e} |")
     info = machine_info()
-    vers = ", ".join(f"{d} {_version(d)}" for d in ("prefstat", "jax", "arena-rank", "arenakit"))
+    here = peer.versions(None, ("prefstat", "jax", "jaxlib", "arenakit"))
+    vers = ", ".join(f"{d} {v}" for d, v in here.items())
+    there = peer.versions(args.peer_python, ("arena-rank", "jax", "jaxlib"))
+    vers += (f"; arena-rank run by `{args.peer_python}`: " if args.peer_python else "; arena-rank in the same process: ")
+    vers += ", ".join(f"{d} {v}" for d, v in there.items())
     return "\n".join([
         START, "## Leaderboard (`benchmarks/bench_leaderboard.py`)", "",
         f"- **Command**: `{command_line()}`",
@@ -150,13 +163,6 @@ def report(rows, n, k, args, elapsed, started) -> str:
         "arena-rank's bootstrap SEs are the SD of its resampled ratings.", END])
 
 
-def _version(dist):
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="50k battles x 50 models (smoke test)")
@@ -166,6 +172,8 @@ def main(argv=None) -> int:
     ap.add_argument("--write", dest="write", action="store_true", default=None,
                     help="write the section of benchmarks/RESULTS.md (default: yes unless --quick)")
     ap.add_argument("--no-write", dest="write", action="store_false")
+    ap.add_argument("--peer-python", help="interpreter that runs arena-rank (e.g. .venv-bench/bin/python, whose JAX "
+                    "arena-rank pins); default: this one")
     args = ap.parse_args(argv)
     # arena-rank's bootstrap uses a multiprocessing Pool; forking a process whose JAX runtime has
     # started threads deadlocks, so the workers are spawned instead.
@@ -179,7 +187,8 @@ def main(argv=None) -> int:
     df = simulate(n, k)
     rows = run_prefstat(df, args.repeats, args.n_draws)
     rows.update(run_arenakit(df, args.repeats))
-    rows.update(run_arena(df, args.repeats, args.n_bootstrap))
+    rows.update(peer.call(args.peer_python, "bench_leaderboard", "run_arena_from_seed", n=n, k=k,
+                          repeats=args.repeats, n_bootstrap=args.n_bootstrap))
     text = report(rows, n, k, args, time.perf_counter() - t0, started)
     print(text)
     if args.write if args.write is not None else not args.quick:
