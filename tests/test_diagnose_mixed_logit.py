@@ -131,3 +131,12 @@ def test_power_against_heterogeneous_users():
     flags = [mixed_logit_test(ps.ComparisonTable.from_features(*_sample(proc, 2000, 500 + r)), LEVEL).flagged
              for r in range(20)]
     assert sum(flags) >= 18
+
+
+def test_study_has_a_mixed_logit_power_curve():
+    from prefstat.simulate.study_diagnostics import EFFECTS, DiagnosticsStudy
+
+    assert EFFECTS["mixed_logit"][0] == 0.0 and len(EFFECTS["mixed_logit"]) >= 3
+    df = DiagnosticsStudy(sizes=(600,), reps=1, seed=0, defects=("mixed_logit",)).run()
+    assert set(df.test) == {"mixed_logit"} and list(df.effect) == list(EFFECTS["mixed_logit"])
+    assert df.set_index("effect").rate[1.0] == 1.0  # user sd 1 on 600 rows: p ~ 1e-4 in pilot runs
