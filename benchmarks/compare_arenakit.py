@@ -19,8 +19,9 @@ disconnected     connectivity (components / MLE existence)      connectivity (co
 Every board is generated once and given to both tools (the random state is replayed). prefstat's
 tests run as in the study (``run_one``: 99 bootstrap draws / permutations); arenakit runs its whole
 audit (``run_audit``, ``--resamples`` bootstrap resamples, default 200, seed 0) and the matching
-probes are read off. arenakit's probes flag by their own rules (intervals against "innocent bands",
-fixed thresholds), not all of them tests at a stated level, so its "size" is the rate at which a
+probes are read off (disconnected boards: 10 resamples, see ``CONNECTIVITY_RESAMPLES``). arenakit's
+probes flag by their own rules (intervals against "innocent bands", fixed thresholds), not all of
+them tests at a stated level, so its "size" is the rate at which a
 defect-free board is flagged. Rates come with Wilson 95% intervals; for prefstat's null rows the
 verdict says whether the rate is inside the central 99.5% binomial band at 0.05.
 
@@ -28,8 +29,9 @@ arenakit is optional (the ``bench`` extra): without it its columns say "not inst
 
 Usage::
 
-    python benchmarks/compare_arenakit.py            # full: 500 boards per null, 200 per effect; writes its
-                                                     # section of benchmarks/RESULTS.md
+    python benchmarks/compare_arenakit.py            # full: 500 boards per null, 100 per effect, 10 per
+                                                     # bridge count (~2400 boards, ~1.5 s each on 2 cores,
+                                                     # bridged boards ~20 s); writes its RESULTS.md section
     python benchmarks/compare_arenakit.py --quick    # smoke test: 3 boards per cell, prints only
 """
 from __future__ import annotations
@@ -56,7 +58,13 @@ PAIRS = {"cycle": (("intransitivity", "goodness_of_fit"), ("intransitivity",)),
          "position": (("position_bias",), ("position_bias",)),
          "annotators": (("annotators",), ("annotator_influence", "vote_clustering")),
          "disconnected": (("connectivity",), ("connectivity",))}
-REPS = {"full": (500, 200), "quick": (3, 3)}  # (null boards, boards per effect)
+# arenakit's connectivity probe does not use its bootstrap, and on weakly bridged boards each of its MM fits
+# runs up to 10,000 iterations (minutes per audit at 200 resamples): those boards get 10 resamples
+CONNECTIVITY_RESAMPLES = 10
+REPS = {"full": (500, 100), "quick": (3, 3)}  # (null boards, boards per effect)
+# both tools' connectivity checks are deterministic functions of the comparison graph, and an arenakit
+# audit of a bridged board takes ~20 s even so: a few boards per bridge count
+DISCONNECTED_REPS = {"full": 10, "quick": 1}
 
 
 def arenakit_audit(table, n_resamples: int):
@@ -106,7 +114,8 @@ def run_cell(defect, effect, n, reps, n_resamples, seed):
             ours[t] += bool(flags[t])
         replay = np.random.default_rng()
         replay.bit_generator.state = state  # the same board for both tools
-        audit = arenakit_audit(planted_table(defect, replay, n, effect), n_resamples)
+        audit = arenakit_audit(planted_table(defect, replay, n, effect),
+                               CONNECTIVITY_RESAMPLES if defect == "disconnected" else n_resamples)
         if audit is None:
             have = False
         elif "failed" in audit:
@@ -177,7 +186,7 @@ def main(argv=None) -> int:
     for defect in args.defects:
         for effect in EFFECTS[defect]:
             is_null = null_label(defect, effect)
-            reps = null_reps if is_null else alt_reps
+            reps = DISCONNECTED_REPS[mode] if defect == "disconnected" else (null_reps if is_null else alt_reps)
             t = time.perf_counter()
             ours, theirs, failed = run_cell(defect, effect, args.n, reps, args.resamples, args.seed)
             ours_tests, theirs_probes = PAIRS[defect]
@@ -208,9 +217,10 @@ def main(argv=None) -> int:
         + (" (other processes were running)" if loaded else ""),
         f"- **Versions**: {versions()}", "",
         f"Rejection (flag) rates on planted 6-model boards of {args.n} comparisons, {null_reps} null boards and "
-        f"{alt_reps} per effect; the same boards for both tools. prefstat: tests at level {LEVEL:g} (99 bootstrap "
-        f"draws / permutations). arenakit: `run_audit` with {args.resamples} resamples; its probes flag by their "
-        "own rules (not tests at a stated level).", "", *lines, "",
+        f"{alt_reps} per effect (disconnected boards: {DISCONNECTED_REPS[mode]} per bridge count); the same boards "
+        f"for both tools. prefstat: tests at level {LEVEL:g} (99 bootstrap draws / permutations). arenakit: "
+        "`run_audit` with "
+        f"{args.resamples} resamples; its probes flag by their own rules, not tests at a stated level.", "", *lines, "",
         "prefstat size: " + ("; ".join(band_notes) if band_notes else "no null rows run") + ".", "", END])
     print(text)
     if write:

@@ -16,7 +16,7 @@ import prefstat as ps
 from prefstat._x64 import x64_scope
 from prefstat.diagnose.mixed_logit import (chibar_p_value, chibar_weights, efficient_information, fit_mixed_logit,
                                            mixed_logit_loglik, mixed_logit_test)
-from prefstat.simulate import FeatureBT, HeterogeneousUsers
+from prefstat.simulate import HeterogeneousUsers
 
 LEVEL = 0.05
 
