@@ -5,7 +5,7 @@ r"""Likelihood-ratio test of Bradley-Terry against the mixed logit (random coeff
 variance of users' weight on feature :math:`j` (McFadden & Train 2000). The
 preference probability of a row with feature difference :math:`z` is then
 
-.. math::  p(z) = E\,\Lambda(\beta^\top z + s(z)\,\xi), \qquad s(z)^2 = \textstyle\sum_j \tau_j z_j^2,\ \xi \sim N(0, 1),
+.. math::  p(z) = E\,\Lambda(\beta^\top z + s(z)\,\xi), \quad s(z)^2 = \textstyle\sum_j \tau_j z_j^2,\ \xi \sim N(0, 1),
 
 a one-dimensional integral whatever the number of features (a sum of
 independent normals is normal). It is evaluated exactly (to ~1e-15) through the
