@@ -79,6 +79,7 @@ def test_chibar_weights():
     assert chibar_p_value(2.706, [0.5, 0.5]) == pytest.approx(0.05, abs=1e-4)  # the 50:50 mixture
 
 
+@pytest.mark.slow
 def test_fit_recovers_the_user_spread():
     proc = HeterogeneousUsers(beta_bar=(1.0, 1.0, 0.0), scale=1.5, contested_axis=1, z_scale=np.sqrt(2.0))
     Z, y = _sample(proc, 20000, 2)
