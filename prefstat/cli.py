@@ -214,9 +214,10 @@ QUICK_REPS = 10  # default replications per cell: a quick look; --full runs each
 # about 7, so an idle machine is faster), split into a fixed part (JIT compilation) and a per-replication
 # part (the results' runtime_s) and extrapolated linearly in the replications; the full ai-judge figure is
 # the one measured for issue 10; dipo was measured with --reps 10 on an idle machine. Only a guide for
-# choosing between the quick look and --full.
+# choosing between the quick look and --full. diagnostics: + ~20 s / ~700 s estimated for its mixed_logit
+# defect (2000 tables of 1000 rows, ~0.3 s each), not yet measured.
 RUN_TIME_2_CORES = {"bt-coverage": (30, 60), "heterogeneity": (780, 2520), "ai-judge": (590, 1800),
-                    "diagnostics": (150, 6000), "dipo": (45, 1000)}
+                    "diagnostics": (170, 6700), "dipo": (45, 1000)}
 
 
 def _duration(seconds) -> str:

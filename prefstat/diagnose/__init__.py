@@ -10,6 +10,7 @@ recommended action, figures, ``to_html()``). The checks live in small modules:
 * :mod:`.order` - position bias (order effect test), tie convention (half win vs Davidson)
 * :mod:`.annotators` - permutation score test of one shared model, leave-one-out influence, cluster SE ratio
 * :mod:`.heterogeneity` - BT vs sign-estimator direction (feature level)
+* :mod:`.mixed_logit` - likelihood-ratio test of BT against normal random coefficients (feature level)
 * :mod:`.pairs` - the pair-cell view and vmapped BT refits they share
 
 (:mod:`prefstat.diagnostics`, a different module, reports on simulation-study results.)

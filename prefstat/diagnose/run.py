@@ -3,7 +3,8 @@
 Item-level tables get connectivity and coverage, goodness of fit, intransitivity,
 position bias, the tie convention and, with a ``group`` (annotator) column,
 annotator heterogeneity, influence and vote clustering. Feature-level tables get
-the BT-versus-sign-estimator heterogeneity check. Checks that cannot run (a
+the BT-versus-sign-estimator heterogeneity check and the likelihood-ratio
+test of BT against the mixed logit. Checks that cannot run (a
 disconnected board has no BT fit to test) are reported as skipped with the
 reason. See docs/methods.md#diagnostics.
 """
@@ -19,6 +20,7 @@ from .annotators import annotator_heterogeneity, annotator_influence, cluster_se
 from .coverage import connectivity, graph_components, mle_problem
 from .goodness_of_fit import goodness_of_fit, parametric_draws
 from .heterogeneity import direction_heterogeneity
+from .mixed_logit import mixed_logit_test
 from .order import position_bias, tie_sensitivity
 from .pairs import fit_pairs, pair_cells
 from .report import DiagnosticReport, skipped
@@ -28,7 +30,7 @@ __all__ = ["diagnose", "ITEM_CHECKS", "FEATURE_CHECKS"]
 
 ITEM_CHECKS = ("connectivity", "goodness_of_fit", "intransitivity", "position_bias", "ties", "annotators",
                "annotator_influence", "clustering")
-FEATURE_CHECKS = ("heterogeneity",)
+FEATURE_CHECKS = ("heterogeneity", "mixed_logit")
 _TITLES = {"goodness_of_fit": "Goodness of fit (aggregated pairs)", "intransitivity": "Intransitivity (triangle curl)",
            "annotators": "Annotator heterogeneity (one shared BT model?)",
            "annotator_influence": "Annotator influence (leave one annotator out)",
@@ -96,6 +98,8 @@ def diagnose(table_or_model, X=None, y=None, *, sample_weight=None, groups=None,
     source = repr(table)
     if table.kind == "features":
         out = [direction_heterogeneity(table, level, n_subsamples, random_state)] if "heterogeneity" in wanted else []
+        if "mixed_logit" in wanted:
+            out.append(mixed_logit_test(table, level))
         return DiagnosticReport(out, source, settings)
     return DiagnosticReport(_item_checks(table, wanted, model, rng, level, n_bootstrap, n_permutations,
                                          min_comparisons, max_annotators, figures), source, settings)

@@ -13,6 +13,9 @@ against the effect size (docs/methods.md#diagnostics):
 * ``heterogeneity``: the worked example of docs/methods.md#heterogeneous-users-worked-example with
   user spread ``effect`` (0: homogeneous BT) on 20 n comparisons (the sign estimator's cone shrinks
   like n^-1/3, so it needs more data) -> BT vs sign-estimator cone (100 subsamples);
+* ``mixed_logit``: heterogeneous users (HeterogeneousUsers, beta_u = (1, 1 + ``effect`` xi, 0), z ~ N(0, 2I),
+  a fresh user per row; effect 0: homogeneous BT) on n comparisons -> likelihood-ratio test of BT
+  against the mixed logit (chi-bar-squared calibrated);
 * ``disconnected``: two halves of 6 items joined by ``effect`` bridging comparisons, alternately won
   by either side -> connectivity (deterministic: flagged with no bridge, and with one, which links
   the halves one way only so that the MLE does not exist; not flagged from two bridges on).
@@ -36,7 +39,7 @@ __all__ = ["DiagnosticsSpec", "DiagnosticsStudy", "EFFECTS", "planted_table", "r
 
 LEVEL = 0.05
 EFFECTS = {"cycle": (0.0, 0.5, 1.0, 1.5), "position": (0.0, 0.1, 0.2, 0.3), "annotators": (0.0, 0.25, 0.5, 1.0),
-           "heterogeneity": (0.0, 1.5, 3.0), "disconnected": (0, 1, 2, 5)}
+           "heterogeneity": (0.0, 1.5, 3.0), "mixed_logit": (0.0, 0.25, 0.5, 1.0), "disconnected": (0, 1, 2, 5)}
 _THETA = np.array([0.0, 0.1, -0.1, 0.5, -0.5, 1.0])
 
 
@@ -86,6 +89,19 @@ def _disconnected_table(rng, n, effect):
     return ComparisonTable.from_items(_labels(a), _labels(b), y)
 
 
+def _users_table(rng, n, effect):
+    import jax
+
+    from .._x64 import x64_scope
+    from .processes import HeterogeneousUsers
+
+    proc = HeterogeneousUsers(beta_bar=(1.0, 1.0, 0.0), heterogeneity="anisotropic" if effect > 0 else "none",
+                              scale=float(effect), contested_axis=1, z_scale=np.sqrt(2.0))
+    with x64_scope():
+        data = proc.sample(jax.random.PRNGKey(int(rng.integers(2**31))), n)
+    return ComparisonTable.from_features(np.asarray(data["Z"]), np.asarray(data["y"]))
+
+
 def planted_table(defect: str, rng: np.random.Generator, n: int, effect) -> ComparisonTable:
     """An item-level table with ``defect`` planted at strength ``effect`` (cycle, position, annotators,
     disconnected; see the module docstring)."""
@@ -132,6 +148,10 @@ def run_one(defect: str, effect: float, n: int, rng: np.random.Generator) -> dic
             data = proc.sample(jax.random.PRNGKey(int(rng.integers(2**31))), 20 * n)
         t = ComparisonTable.from_features(np.asarray(data["Z"]), np.asarray(data["y"]))
         return {"heterogeneity": direction_heterogeneity(t, LEVEL, 100, int(rng.integers(2**31))).flagged}
+    if defect == "mixed_logit":
+        from ..diagnose.mixed_logit import mixed_logit_test
+
+        return {"mixed_logit": mixed_logit_test(_users_table(rng, n, effect), LEVEL).flagged}
     if defect == "disconnected":
         t = _disconnected_table(rng, n, effect)
         return {"connectivity": connectivity(pair_cells(t), None, 0, figures=False).flagged}
