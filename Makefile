@@ -4,6 +4,7 @@ PYTHON ?= python3
 RUN_VENV  := .venv-run
 TEST_VENV := .venv-test
 BENCH_VENV := .venv-bench
+ARENA_VENV := .venv-arena
 
 .PHONY: demo test bench chromium
 
@@ -40,5 +41,13 @@ chromium:
 test: $(TEST_VENV)/.installed chromium
 	$(TEST_VENV)/bin/python -m pytest -q
 
-bench: $(BENCH_VENV)/.installed
+# arena-rank pins an older JAX: it gets its own venv, and the benchmarks run it there (--peer-python).
+$(ARENA_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(ARENA_VENV)
+	$(ARENA_VENV)/bin/pip install --quiet --upgrade pip
+	$(ARENA_VENV)/bin/pip install --quiet -e '.[bench-arena]'
+	touch $@
+
+bench: $(BENCH_VENV)/.installed $(ARENA_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/bench_bt.py
+	$(BENCH_VENV)/bin/python benchmarks/bench_leaderboard.py --peer-python $(ARENA_VENV)/bin/python
