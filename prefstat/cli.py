@@ -216,7 +216,8 @@ QUICK_REPS = 10  # default replications per cell: a quick look; --full runs each
 # the one measured for issue 10; dipo was measured with --reps 10 on an idle machine. Only a guide for
 # choosing between the quick look and --full.
 RUN_TIME_2_CORES = {"bt-coverage": (30, 60), "heterogeneity": (780, 2520), "ai-judge": (590, 1800),
-                    "diagnostics": (150, 6000), "dipo": (45, 1000)}
+                    "diagnostics": (150, 6000), "dipo": (45, 1000),
+                    "density-ratio": (120, 400)}
 
 
 def _duration(seconds) -> str:
