@@ -229,7 +229,9 @@ class RDROPolicy(BaseEstimator):
             why = (" With alpha = 0 (DDRO) the minimiser does not exist when some answer is chosen but never "
                    "rejected (the ratio is infinite there): use method='rdro' (alpha > 0)."
                    if self._method == "ddro" else
-                   " The records may be separated in these features: add a penalty.")
+                   " The records may be separated in these features (e.g. an answer that is rejected but "
+                   "never chosen has ratio 0 and log-ratio -inf with one-hot features): add a penalty or "
+                   "coarser features.")
             raise ValueError(f"the {self._method.upper()} fit did not converge in max_iter={self.max_iter} Newton "
                              f"steps.{why}")
         beta, H = np.asarray(beta), np.asarray(H)
