@@ -73,7 +73,7 @@ DEMO_STUDIES = (
               "is consistent too, but as one answer becomes almost never rejected (larger separation) its target "
               "ratio, its spread and its largest per-record influence blow up, and in small samples its estimate "
               "does not exist (no_estimate); RDRO stays bounded.",
-              options=(("separations", (1.0, 3.0, 5.0)),), quick_options=(("separations", (1.0, 5.0)),)),
+              options=(("separations", (1.0, 3.0, 5.0)),), quick_options=(("separations", (5.0,)),)),
 )
 
 LEADERBOARD_GUIDE = (
