@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.special as ssp
@@ -149,7 +148,7 @@ class IntransitivePreferences:
     @functools.cached_property
     def theta_dpo(self) -> np.ndarray:
         """(d,) minimiser of the population DPO loss E[softplus(-theta . (phi_chosen - phi_rejected))]."""
-        P, C = self.n_prompts, self.n_candidates
+        P = self.n_prompts
         D = (self.phi[:, :, None, :] - self.phi[:, None, :, :]).reshape(-1, self.d)
         J = self._population["pair_probs"].reshape(-1) / P
         G = self.human_preference.reshape(-1)
