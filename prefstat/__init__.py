@@ -37,10 +37,11 @@ _LAZY = {
     "diagnose": "prefstat.diagnose",
     "Leaderboard": "prefstat.leaderboard",
     "RelativeDensityRatio": "prefstat.models",
+    "RDROPolicy": "prefstat.models",
 }
 
 __all__ = ["DIPO", "BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "LatentClassBT", "SignEstimator",
-           "RelativeDensityRatio", "ComparisonTable", "Leaderboard", "datasets", "diagnose"]
+           "RelativeDensityRatio", "RDROPolicy", "ComparisonTable", "Leaderboard", "datasets", "diagnose"]
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # static analysers and IDEs see the names; at run time they are imported on first use
@@ -48,7 +49,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the names; at run time they a
     from .data import ComparisonTable
     from .leaderboard import Leaderboard
     from .models import (DIPO, BradleyTerry, DavidsonBradleyTerry, DebiasedBradleyTerry, LatentClassBT,
-                         RelativeDensityRatio, SignEstimator)
+                         RDROPolicy, RelativeDensityRatio, SignEstimator)
 
 
 def __getattr__(name: str):

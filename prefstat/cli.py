@@ -217,7 +217,8 @@ QUICK_REPS = 10  # default replications per cell: a quick look; --full runs each
 # choosing between the quick look and --full. diagnostics: + ~20 s / ~700 s estimated for its mixed_logit
 # defect (2000 tables of 1000 rows, ~0.3 s each), not yet measured.
 RUN_TIME_2_CORES = {"bt-coverage": (30, 60), "heterogeneity": (780, 2520), "ai-judge": (590, 1800),
-                    "diagnostics": (170, 6700), "dipo": (45, 1000)}
+                    "diagnostics": (170, 6700), "dipo": (45, 1000),
+                    "density-ratio": (120, 400)}
 
 
 def _duration(seconds) -> str:

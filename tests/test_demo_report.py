@@ -23,7 +23,7 @@ ARTIFACTS = pathlib.Path(__file__).parent.parent / "test-artifacts"
 SECTIONS = (["Bradley-Terry on the bundled tables", "Arena leaderboard with style control"]
             + [f"Simulation: {d.name}" for d in DEMO_STUDIES])
 # bundled tables: 1 forest plot; each study: error, coverage, CI width (+ its extra figures)
-MIN_FIGURES = {"bt-coverage": 3, "heterogeneity": 2, "ai-judge": 4, "dipo": 4}
+MIN_FIGURES = {"bt-coverage": 3, "heterogeneity": 2, "ai-judge": 4, "dipo": 4, "density-ratio": 4}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 

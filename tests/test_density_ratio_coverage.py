@@ -54,14 +54,20 @@ def test_pe_interval_coverage(case):
         gc = GaussianClasses(mu_plus=(0.5, 0.3, 0, 0, 0), mu_minus=(0, 0, 0, 0, 0),
                              cov_plus=np.diag([1.0, 1.2, 1.0, 1.0, 0.8]), cov_minus=np.eye(5))
     cov, pe, se, truth = coverage(gc, 0.5, seed=1 if case == "d1" else 2)
-    # binomial band for 500 replications at 95%: 0.95 -+ 2.58 sqrt(0.95 0.05 / 500) = [0.925, 0.975].
-    # d = 5 (measured 0.916): the cross-fitted estimate carries the second-order bias
-    # -E_q[(g_hat - r)^2]/2 of a 5-d kernel fit from 1600 rows per sample (measured -0.0022, half a
-    # standard error), which the interval does not include; the test bounds that bias and the coverage.
+    # binomial band for 500 replications at 95%: 0.95 -+ 2.58 sqrt(0.95 0.05 / 500) = [0.925, 0.975]
     if case == "d1":
         assert 0.925 <= cov <= 0.975, (case, cov, pe.mean() - truth, se.mean(), pe.std())
     else:
-        assert 0.90 <= cov <= 0.975, (case, cov, pe.mean() - truth, se.mean(), pe.std())
-        assert -0.7 * np.mean(se) < np.mean(pe) - truth < 0.0
+        # d = 5: the cross-fitted estimate is PE - E_q[(g_hat - r)^2]/2 up to noise, i.e. biased DOWN by
+        # the squared error of a 5-d kernel fit from 1600 rows per sample (measured -0.0022, 0.54
+        # standard errors; the SE itself is right, see below). The two-sided interval therefore misses
+        # on the upper side (measured: two-sided coverage 0.916; truth above the upper bound 7.8%,
+        # below the lower bound 0.6%). The documented claim is one-sided: the lower bound
+        # PE_hat - 1.96 SE is conservative. Its miss rate must lie at or below the upper edge of the
+        # binomial band of 0.025 (0.025 + 2.58 sqrt(0.025 0.975 / 500) = 0.043), and the bias must be
+        # negative and second order (smaller than one standard error).
+        lower_miss = np.mean(truth < pe - 1.959964 * se)
+        assert lower_miss <= 0.043, (case, lower_miss, cov)
+        assert -np.mean(se) < np.mean(pe) - truth < 0.0, (case, np.mean(pe) - truth, np.mean(se))
     # the standard error tracks the Monte-Carlo spread (500 reps: the SD of the SD estimate is ~3%)
     assert np.mean(se) == pytest.approx(np.std(pe), rel=0.12)

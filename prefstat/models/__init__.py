@@ -21,10 +21,11 @@ _LAZY = {
     "LatentClassBT": ".latent_class",
     "SignEstimator": ".sign",
     "RelativeDensityRatio": ".density_ratio",
+    "RDROPolicy": ".rdro_policy",
 }
 
 __all__ = ["BradleyTerry", "DavidsonBradleyTerry", "DebiasedBradleyTerry", "DIPO", "LatentClassBT", "SignEstimator",
-           "RelativeDensityRatio", "RelativeDensityRatio",
+           "RelativeDensityRatio", "RelativeDensityRatio", "RDROPolicy",
            "PreferenceClassifier", "preference_accuracy", "preference_accuracy_scorer"]
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from .dipo import DIPO
     from .latent_class import LatentClassBT
     from .density_ratio import RelativeDensityRatio
+    from .rdro_policy import RDROPolicy
     from .sign import SignEstimator
 
 

@@ -74,6 +74,12 @@ n, which is not small against the standard error for a 100-centre kernel
 model; the cross-fitted one is biased downwards by
 :math:`\tfrac12 E_{q_\alpha}[(\hat g - r_\alpha)^2]`, second order. A
 bootstrap would refit the model B times and inherit the in-sample bias.
+Measured (500 replications, n = 2000 per sample, alpha = 0.5, 50 centres):
+coverage of the 95% interval 0.93-0.97 in d = 1; in d = 5 the downward bias is
+about half a standard error, the two-sided coverage 0.916, and the misses fall
+on the upper side (truth above the upper bound 7.8%, below the lower bound
+0.6%). What holds there is one-sided: the lower bound ``PE - z SE`` is
+conservative ("the divergence is at least ...").
 
 **Two-sample test** (:meth:`RelativeDensityRatio.two_sample_test`). Permutation
 test of :math:`p_+ = p_-` with the in-sample divergence as statistic, refitted

@@ -63,6 +63,17 @@ DEMO_STUDIES = (
               "AI-only far below) and the last row: the effective number of human labels above the n line is "
               "what the judge adds.",
               options=(("flip_rates", (0.0, 0.2)),), quick_options=(("flip_rates", (0.2,)),)),
+    DemoStudy("density-ratio", (250, 1000), 40, (250, 1000), 5,
+              "**Density ratio: policy fitting without a preference model.** The humans' preferences here are "
+              "intransitive (rock-paper-scissors on top of quality), so no Bradley-Terry model holds. **RDRO** fits "
+              "the policy pi_ref * r_alpha, where r_alpha = p+ / (alpha p+ + (1 - alpha) p-) compares how often an "
+              "answer is chosen with how often it appears at all; it needs no preference model and r_alpha is at "
+              "most 1/alpha. Its error falls like n^(-1/2) and its intervals cover. **DPO** assumes Bradley-Terry: "
+              "its error stops falling at the distance to its own limit (the targets table). **DDRO** (alpha = 0) "
+              "is consistent too, but as one answer becomes almost never rejected (larger separation) its target "
+              "ratio, its spread and its largest per-record influence blow up, and in small samples its estimate "
+              "does not exist (no_estimate); RDRO stays bounded.",
+              options=(("separations", (1.0, 3.0, 5.0)),), quick_options=(("separations", (5.0,)),)),
 )
 
 LEADERBOARD_GUIDE = (

@@ -240,3 +240,4 @@ def write_report(spec: StudySpec, df: pd.DataFrame, out_dir: str) -> str:
 
 from . import study_diagnostics  # noqa: E402,F401  (registers the 'diagnostics' study)
 from . import study_dipo  # noqa: E402,F401 - registers the 'dipo' study into STUDIES
+from . import study_density_ratio  # noqa: E402,F401 - registers the "density-ratio" study into STUDIES

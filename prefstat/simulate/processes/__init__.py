@@ -27,6 +27,7 @@ Modules (one per process family; the shared numerics in :mod:`.numerics`):
 * :mod:`.judge` - :class:`BiasedJudge` (biased AI judge with covariate shift)
 * :mod:`.arena` - :class:`ArenaBoard` (arena battles: long-tailed counts, ties, length-preferring judge)
 * :mod:`.policy_judge` - :class:`PolicyJudge` (biased judge over candidate sets; exact per-policy win rates)
+* :mod:`.preference_ratio` - :class:`IntransitivePreferences` (non-BT preferences; exact RDRO/DDRO/DPO targets)
 """
 from ..protocols import Process
 from .arena import ArenaBoard
@@ -34,7 +35,8 @@ from .bradley_terry import FeatureBT, HomogeneousBT
 from .gaussian import GaussianClasses
 from .judge import BiasedJudge
 from .policy_judge import PolicyJudge
+from .preference_ratio import IntransitivePreferences
 from .users import HeterogeneousUsers
 
 __all__ = ["HomogeneousBT", "FeatureBT", "HeterogeneousUsers", "GaussianClasses", "BiasedJudge", "ArenaBoard", "PolicyJudge",
-           "Process"]
+           "IntransitivePreferences", "Process"]
