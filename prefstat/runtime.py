@@ -23,12 +23,19 @@ you have not set the corresponding JAX option yourself:
   ``jax.config.update``.
 * **CPU threads.** XLA's CPU client starts a thread pool with one thread per
   core, and concurrent JAX processes (a notebook beside a simulation, or Dask
-  workers on one machine) then fight over the cores. If prefstat is the one
-  starting JAX (JAX not yet imported) and ``XLA_FLAGS`` is unset, it sets
-  ``XLA_FLAGS`` from :func:`xla_flags` (Eigen's intra-op thread pool off: the
+  workers on one machine) then fight over the cores. If ``XLA_FLAGS`` is unset,
+  prefstat sets it from :func:`xla_flags` (Eigen's intra-op thread pool off: the
   fits prefstat runs are small enough that one thread per op is fastest once
-  another process competes). With ``XLA_FLAGS`` set, or JAX imported first,
-  nothing changes.
+  another process competes). XLA reads the variable when JAX runs its first
+  computation, so this holds when JAX was imported first too, but not once a
+  computation has run. There is a second reason: with jaxlib 0.10.2 and the
+  Eigen pool on, a vmapped simulation program (batched Newton fits with linear
+  solves in a while loop) sometimes never returned from ``block_until_ready``
+  (every XLA thread idle; measured here on a fresh compilation cache, about two
+  runs in three), and with the pool off it always returned; others report the
+  same wedge and the same cure (e.g. PyAutoFit issue 1530). With ``XLA_FLAGS``
+  already set, nothing changes: add the flag yourself if you run large vmapped
+  studies.
 
 **Releasing compiled programs.** Every program XLA compiles stays mapped in
 memory while JAX caches it, several memory maps each, and Linux caps a
@@ -129,5 +136,7 @@ def configure() -> None:
             if jax.config.jax_compilation_cache_dir is None:
                 jax.config.update("jax_compilation_cache_dir", cache_dir())
                 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    if not jax_loaded and "XLA_FLAGS" not in os.environ and not _off(NO_XLA_FLAGS_ENV):
+    # XLA reads XLA_FLAGS when JAX's backend starts (first computation), not at ``import jax``; so
+    # this also works after ``import jax``, and does nothing once a computation has run.
+    if "XLA_FLAGS" not in os.environ and not _off(NO_XLA_FLAGS_ENV):
         os.environ["XLA_FLAGS"] = xla_flags()

@@ -16,6 +16,10 @@ import pytest
 import statsmodels.api as sm
 from hypothesis import settings
 
+# prefstat's runtime set-up (XLA threads, compilation cache) before any test module imports JAX, as for
+# a user who imports prefstat first (see prefstat.runtime).
+import prefstat  # noqa: F401,E402
+
 # Property tests run the same examples on every machine: CI starts from a clean checkout with no
 # example database, so randomised example generation would make a red build depend on luck.
 # (Explicit @settings(...) in a test override only the options they name.)
