@@ -376,6 +376,14 @@ class DebiasedBradleyTerry(BradleyTerry):
 
         See :mod:`prefstat.distributed.debiased`. Returns the arguments of the in-memory ``fit``.
         """
+        self._check_partitioned_call(y, ai_label, sample_weight, groups, order, density_ratio)
+        rows = distinct_debiased_rows(as_partitioned(X, ai_label=True), with_group=self.cov_type == "cluster",
+                                      log=log)
+        return rows["X"], rows["y"], rows["ai_label"], rows["sample_weight"], rows["groups"], rows["order"]
+
+    def _check_partitioned_call(self, y, ai_label, sample_weight, groups, order, density_ratio):
+        """Errors shared by both partitioned paths: columns passed beside a table that carries its own, and
+        classifier density ratios (their folds are drawn per row)."""
         passed = [n for n, v in (("y", y), ("ai_label", ai_label), ("sample_weight", sample_weight),
                                  ("groups", groups), ("order", order), ("density_ratio", density_ratio))
                   if v is not None]
@@ -385,9 +393,6 @@ class DebiasedBradleyTerry(BradleyTerry):
         if self.density_ratio == "classifier":
             raise ValueError("density_ratio='classifier' is not available on partitioned data (the cross-fitting "
                              "folds are drawn per row); use density_ratio=None or fit in memory.")
-        rows = distinct_debiased_rows(as_partitioned(X, ai_label=True), with_group=self.cov_type == "cluster",
-                                      log=log)
-        return rows["X"], rows["y"], rows["ai_label"], rows["sample_weight"], rows["groups"], rows["order"]
 
     def _fit_partitioned_features(self, table, y, ai_label, sample_weight, groups, order, density_ratio):
         """Feature-level fit on partitions: every pass a map-reduce (:mod:`prefstat.distributed.debiased_features`).
@@ -395,15 +400,7 @@ class DebiasedBradleyTerry(BradleyTerry):
         The same estimate, lambda and covariance as the in-memory fit on the rows (to rounding).
         Without density ratios and with ``cov_type="robust"`` only.
         """
-        passed = [n for n, v in (("y", y), ("ai_label", ai_label), ("sample_weight", sample_weight),
-                                 ("groups", groups), ("order", order), ("density_ratio", density_ratio))
-                  if v is not None]
-        if passed:
-            raise ValueError(f"a partitioned table carries its own columns; do not pass {', '.join(passed)} with it "
-                             "(name the roles with prefstat.distributed.PartitionedTable(..., ai_label=...)).")
-        if self.density_ratio == "classifier":
-            raise ValueError("density_ratio='classifier' is not available on partitioned data (the cross-fitting "
-                             "folds are drawn per row); use density_ratio=None or fit in memory.")
+        self._check_partitioned_call(y, ai_label, sample_weight, groups, order, density_ratio)
         if self.cov_type == "cluster":
             raise ValueError("cov_type='cluster' is not available for feature-level DebiasedBradleyTerry on "
                              "partitioned data; use cov_type='robust', or fit in memory.")
