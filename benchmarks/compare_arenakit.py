@@ -165,12 +165,17 @@ def main(argv=None) -> int:
     ap.add_argument("--resamples", type=int, default=200, help="arenakit's bootstrap resamples per audit")
     ap.add_argument("--defects", nargs="+", default=list(PAIRS), choices=list(PAIRS), help="defects to run")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--null-boards", type=int, help="boards per null cell (default 500; quick 3)")
+    ap.add_argument("--effect-boards", type=int, help="boards per effect size (default 100; quick 3)")
+    ap.add_argument("--bridge-boards", type=int, help="boards per bridge count of 'disconnected' (default 10; quick 1)")
     ap.add_argument("--write", dest="write", action="store_true", default=None,
                     help="write the section of benchmarks/RESULTS.md (default: full runs only)")
     ap.add_argument("--no-write", dest="write", action="store_false")
     args = ap.parse_args(argv)
     if args.n < 50 or args.resamples < 10:
         ap.error("--n must be at least 50 and --resamples at least 10.")
+    if any(v is not None and v < 1 for v in (args.null_boards, args.effect_boards, args.bridge_boards)):
+        ap.error("--null-boards, --effect-boards and --bridge-boards must be at least 1.")
     mode = "quick" if args.quick else "full"
     write = (not args.quick) if args.write is None else args.write
     from scipy import stats
@@ -179,6 +184,9 @@ def main(argv=None) -> int:
 
     started, t0, load0 = _dt.datetime.now().astimezone(), time.perf_counter(), os.getloadavg()
     null_reps, alt_reps = REPS[mode]
+    null_reps = args.null_boards or null_reps
+    alt_reps = args.effect_boards or alt_reps
+    bridge_reps = args.bridge_boards or DISCONNECTED_REPS[mode]
     lines = ["| defect | board | prefstat test | prefstat rate [Wilson 95%] (boards) | arenakit probe | "
              "arenakit rate [Wilson 95%] (boards where the probe ran) | arenakit audit failed |",
              "|---|---|---|---|---|---|---|"]
@@ -186,7 +194,7 @@ def main(argv=None) -> int:
     for defect in args.defects:
         for effect in EFFECTS[defect]:
             is_null = null_label(defect, effect)
-            reps = DISCONNECTED_REPS[mode] if defect == "disconnected" else (null_reps if is_null else alt_reps)
+            reps = bridge_reps if defect == "disconnected" else (null_reps if is_null else alt_reps)
             t = time.perf_counter()
             ours, theirs, failed = run_cell(defect, effect, args.n, reps, args.resamples, args.seed)
             ours_tests, theirs_probes = PAIRS[defect]
@@ -217,7 +225,7 @@ def main(argv=None) -> int:
         + (" (other processes were running)" if loaded else ""),
         f"- **Versions**: {versions()}", "",
         f"Rejection (flag) rates on planted 6-model boards of {args.n} comparisons, {null_reps} null boards and "
-        f"{alt_reps} per effect (disconnected boards: {DISCONNECTED_REPS[mode]} per bridge count); the same boards "
+        f"{alt_reps} per effect (disconnected boards: {bridge_reps} per bridge count); the same boards "
         f"for both tools. prefstat: tests at level {LEVEL:g} (99 bootstrap draws / permutations). arenakit: "
         "`run_audit` with "
         f"{args.resamples} resamples; its probes flag by their own rules, not tests at a stated level.", "", *lines, "",

@@ -12,8 +12,8 @@ import pytest
 from scipy import stats
 
 import prefstat as ps
-from prefstat.inference import (comparisons_needed, estimated_ranks, max_t_critical, pairwise_max_t_critical,
-                                rank_confidence_sets, separated_pairs, simultaneous_intervals,
+from prefstat.inference import (comparisons_needed, estimated_ranks, marginal_and_simultaneous_rank_sets,
+                                max_t_critical, pairwise_max_t_critical, rank_confidence_sets, separated_pairs, simultaneous_intervals,
                                 simultaneous_pairwise_intervals, top_set)
 from prefstat.inference.simultaneous import covariance_factor, normal_draw_chunks, seed_sequence
 
@@ -220,6 +220,18 @@ def test_nesting_stepdown_marginal_and_estimate_inside():
     assert np.all((ms.lower <= r) & (r <= ms.upper))
     assert np.any(ms.lower > m1.lower) or np.any(ms.upper < m1.upper)  # the step-down did something here
     assert ms.lower.dtype.kind == "i"
+
+
+@pytest.mark.parametrize("p, seed, stepdown", [(25, 5, True), (40, 8, True), (12, 3, False)])
+def test_shared_draws_give_the_separate_sets(p, seed, stepdown):
+    # same seed, same draws: sharing the draws and the first step must change nothing (exact equality)
+    est, cov = _board(p, seed)
+    kw = dict(n_draws=3000, random_state=seed, stepdown=stepdown)
+    marg, joint = marginal_and_simultaneous_rank_sets(est, cov, **kw)
+    for got, simultaneous in ((marg, False), (joint, True)):
+        want = rank_confidence_sets(est, cov, simultaneous=simultaneous, **kw)
+        np.testing.assert_array_equal(got.lower, want.lower)
+        np.testing.assert_array_equal(got.upper, want.upper)
 
 
 def test_step_down_refresh_is_exact():

@@ -42,18 +42,22 @@ def winner_outcomes(labels, mapping: Mapping | None = None, name: str = "winner"
         if not 0.0 <= v <= 1.0:
             raise ValueError(f"winner_map[{label!r}] = {value!r}: outcomes must be numbers in [0, 1] "
                              "(1 left preferred, 0 right, 0.5 tie).")
-    series = pd.Series(np.asarray(labels, dtype=object))
-    missing = series.isna().to_numpy()
+    # Factorise first and map the few distinct labels: mapping two million strings one by one
+    # (Series.map) costs a second; arrow-backed string columns are factorised without conversion.
+    series = labels if isinstance(labels, pd.Series) else pd.Series(np.asarray(labels, dtype=object))
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    missing = codes < 0
     if missing.any():
         raise ValueError(f"column '{name}' has missing values at {describe_rows(missing)}; every battle needs a "
                          f"winner label (one of {list(mapping)}). Drop those rows or fill them explicitly.")
-    out = series.map({k: float(v) for k, v in mapping.items()})
-    unknown = out.isna().to_numpy()
+    outcome_of = {k: float(v) for k, v in mapping.items()}
+    values = np.array([outcome_of.get(u, np.nan) for u in uniques], dtype=np.float64)
+    unknown = np.isnan(values)[codes]
     if unknown.any():
-        labels_seen = list(dict.fromkeys(series[unknown].tolist()))
+        labels_seen = [uniques[i] for i in np.flatnonzero(np.isnan(values))]
         shown = ", ".join(repr(x) for x in labels_seen[:5]) + (" ..." if len(labels_seen) > 5 else "")
         raise ValueError(f"column '{name}' has labels outside the winner mapping: {shown} at "
                          f"{describe_rows(unknown)}; known labels are {list(mapping)}. Map them explicitly "
                          "(winner_map={..., label: outcome}) or drop those rows; prefstat never treats an "
                          "unknown label as a tie.")
-    return out.to_numpy(np.float64)
+    return values[codes]

@@ -289,13 +289,14 @@ class ComparisonTable:
         if not isinstance(df, pd.DataFrame):
             raise ValueError(f"expected a pandas DataFrame; got {type(df).__name__}.")
 
-        def col(name, what):
-            if name is None:
-                return None
+        def column(name, what) -> pd.Series:
             if name not in df.columns:
                 raise ValueError(f"column '{name}' ({what}) is not in the table; available: {list(df.columns)}.")
             check_unique_column(df, name)
-            return df[name].to_numpy()
+            return df[name]
+
+        def col(name, what):
+            return None if name is None else column(name, what).to_numpy()
 
         order_values = order
         if isinstance(order, str):
@@ -312,7 +313,7 @@ class ComparisonTable:
             if features is not None:
                 raise ValueError("winner= is for item-level battle tables (left=, right=); with features= name "
                                  "a numeric outcome= column.")
-            y = winner_outcomes(col(winner, "winner"), winner_map, winner)
+            y = winner_outcomes(column(winner, "winner"), winner_map, winner)
             if left is None or right is None:
                 raise ValueError("name the compared models with left= and right= (e.g. 'model_a', 'model_b').")
             return cls.from_items(col(left, "left"), col(right, "right"), y, col(weight, "weight"),

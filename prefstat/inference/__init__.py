@@ -17,7 +17,8 @@ from .covariance import (COV_TYPES, Inference, bootstrap_cov, cluster_cov, model
 from .influence import (DenseInfluence, DesignInfluence, as_influence, cluster_influence_cov, influence_cov,
                         influence_sandwich)
 from .intervals import coef_table, normal_quantile, percentile_interval, wald_interval
-from .ranks import RankSets, comparisons_needed, estimated_ranks, rank_confidence_sets, separated_pairs, top_set
+from .ranks import (RankSets, comparisons_needed, estimated_ranks, marginal_and_simultaneous_rank_sets,
+                    rank_confidence_sets, separated_pairs, top_set)
 from .results import ContrastResults, EstimationResults, WaldTestResults
 from .simultaneous import (PairwiseIntervals, max_t_critical, pairwise_max_t_critical, simultaneous_intervals,
                            simultaneous_pairwise_intervals)
@@ -31,6 +32,6 @@ __all__ = [
     "EstimationResults", "ContrastResults", "WaldTestResults",
     "subsample_size", "subsample_indices", "subsampling_radius",
     "max_t_critical", "simultaneous_intervals", "pairwise_max_t_critical", "simultaneous_pairwise_intervals",
-    "PairwiseIntervals", "RankSets", "rank_confidence_sets", "top_set", "separated_pairs", "comparisons_needed",
+    "PairwiseIntervals", "RankSets", "rank_confidence_sets", "marginal_and_simultaneous_rank_sets", "top_set", "separated_pairs", "comparisons_needed",
     "estimated_ranks",
 ]

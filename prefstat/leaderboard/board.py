@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..data import ComparisonTable
-from ..inference import (EstimationResults, rank_confidence_sets, separated_pairs, simultaneous_intervals, top_set,
-                         wald_interval)
+from ..inference import (EstimationResults, marginal_and_simultaneous_rank_sets, separated_pairs,
+                         simultaneous_intervals, top_set, wald_interval)
 from ..models import BradleyTerry, DavidsonBradleyTerry
 from ..validation import (check_bool, check_int, check_level, check_option, check_random_state, check_real,
                           warn_caller)
@@ -198,10 +198,8 @@ class Leaderboard:
         sim[free, 0], sim[free, 1] = lo, hi
         self.critical_value_ = float(crit)
         draws = {} if self.n_rank_draws is None else {"n_draws": self.n_rank_draws}
-        marg = rank_confidence_sets(theta, V, level=self.level, simultaneous=False, random_state=self.random_state,
-                                    **draws)
-        joint = rank_confidence_sets(theta, V, level=self.level, simultaneous=True, random_state=self.random_state,
-                                     **draws)
+        marg, joint = marginal_and_simultaneous_rank_sets(theta, V, level=self.level, random_state=self.random_state,
+                                                          **draws)
         order = np.argsort(-ratings, kind="stable")
         rank = np.empty(k, int)
         rank[order] = np.arange(1, k + 1)
