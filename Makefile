@@ -40,6 +40,7 @@ chromium:
 
 test: $(TEST_VENV)/.installed chromium
 	$(TEST_VENV)/bin/python -m pytest -q
+	$(TEST_VENV)/bin/python benchmarks/guard.py --retries 2
 
 # arena-rank pins an older JAX: it gets its own venv, and the benchmarks run it there (--peer-python).
 $(ARENA_VENV)/.installed: pyproject.toml

