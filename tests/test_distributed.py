@@ -287,13 +287,14 @@ PEAK_RSS = "int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the workers' peak memory from /proc")
-@pytest.mark.xfail(strict=False, reason="flaky in a full run: passes alone (23 s), but in a run of 20 test files a "
-                   "worker passed 95% of its 350 MB limit and its nanny restarted it (2026-11-30); the workers' "
-                   "baseline memory needs to be measured and the limit set from it")
+@pytest.mark.xfail(strict=False, reason="with a 350 MB limit a worker was restarted once in a run of 20 test files "
+                   "(its baseline, ~240-280 MB alone, reached 333 MB); the limit is now 500 MB with the data grown "
+                   "to match, and this mark stays until full runs have shown it reliable")
 def test_out_of_core_table_larger_than_worker_memory(tmp_path):
-    # 128 uncompressed Parquet files of 150k rows x (2 int32 labels, float64 outcome, float64 weight):
-    # 461 MB on disk and as much in memory, more than each worker's memory limit (350 MB; a worker
-    # process with numpy, pandas, pyarrow and dask's own state peaks at ~240-280 MB here). Each task
+    # 200 uncompressed Parquet files of 150k rows x (2 int32 labels, float64 outcome, float64 weight):
+    # 720 MB on disk and as much in memory, more than each worker's memory limit (500 MB; a worker
+    # process with numpy, pandas, pyarrow and dask's own state peaks at ~240-280 MB alone, and was
+    # seen at 333 MB in a long run: the limit leaves ~140 MB above that). Each task
     # reads one file (3.6 MB) and returns its cells (50 x 49 pairs); the reduction releases partial
     # results as it combines them (prefstat.distributed.compute), so no worker ever holds the table.
     # Dask's pause threshold is switched off: that resident memory is memory dask does not manage
@@ -309,7 +310,7 @@ def test_out_of_core_table_larger_than_worker_memory(tmp_path):
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(0)
-    k, per_file, n_files = 50, 150_000, 128
+    k, per_file, n_files = 50, 150_000, 200
     theta = rng.normal(size=k)
     for i in range(n_files):
         a = rng.integers(0, k, per_file, dtype=np.int32)
@@ -319,8 +320,8 @@ def test_out_of_core_table_larger_than_worker_memory(tmp_path):
         pq.write_table(pa.table(dict(left=a, right=b, outcome=y, weight=w)), tmp_path / f"part-{i:03d}.parquet",
                        compression="none", use_dictionary=False)
     on_disk = sum(f.stat().st_size for f in tmp_path.iterdir())
-    limit = 350_000_000
-    assert on_disk > 1.3 * limit
+    limit = 500_000_000
+    assert on_disk > 1.4 * limit
     memory = {"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False,
               "distributed.worker.memory.pause": False, "distributed.worker.memory.terminate": 0.95}
     with dask.config.set(memory), distributed.LocalCluster(
@@ -331,22 +332,23 @@ def test_out_of_core_table_larger_than_worker_memory(tmp_path):
         job = pool.submit(BradleyTerry().fit, PartitionedTable(str(tmp_path), weight="weight"))
         try:
             # a hard timeout: a hang (e.g. paused workers) fails the test instead of stalling the suite
-            model = job.result(timeout=240)
+            model = job.result(timeout=360)
         except concurrent.futures.TimeoutError:
             c.close()  # makes the fit thread raise, so the thread ends
-            pytest.fail("the out-of-core fit did not finish within 240 s")
+            pytest.fail("the out-of-core fit did not finish within 360 s")
         finally:
             pool.shutdown(wait=False)
         peaks = c.run(eval, PEAK_RSS)
         # no worker was restarted for exceeding its limit (a restarted worker gets a new address)
         assert set(c.scheduler_info()["workers"]) == workers
+    print("worker peak RSS (MB):", {w: round(v / 1e6) for w, v in peaks.items()})
     assert len(peaks) == 2 and max(peaks.values()) < 0.95 * limit, peaks
     assert model.nobs_ == pytest.approx(float(np.sum([pq.read_table(f, columns=["weight"])["weight"].to_numpy().sum()
                                                       for f in sorted(tmp_path.iterdir())])), rel=1e-12)
     assert model.cell_stats_.n_rows == n_files * per_file
     assert model.distributed_["n_partitions"] == n_files
     assert model.distributed_["max_bytes_to_client"] < 1_000_000
-    # the truth is recovered to a few standard errors (19.2M comparisons): max of 50 |z| < 4.5 fails
+    # the truth is recovered to a few standard errors (30M comparisons): max of 50 |z| < 4.5 fails
     # with probability < 50 * 7e-6 under a correct fit
     centred = theta - theta.mean()
     assert np.max(np.abs(model.coef_ - centred) / model.stderr_) < 4.5
