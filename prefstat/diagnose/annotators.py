@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import ComparisonTable
+from ..data.keys import unique_keys
 from ..models import BradleyTerry
 from .goodness_of_fit import bootstrap_p_value
 from .order import ranks
@@ -89,7 +90,7 @@ def annotator_cells(table: ComparisonTable, cells: PairCells) -> AnnotatorCells:
         names = np.r_[names[keep], np.array(["(other)"], dtype=object)]
     m = cells.m
     key = codes.astype(np.int64) * m + cells.row_pair
-    ukey, row_cell = np.unique(key, return_inverse=True)
+    ukey, row_cell = unique_keys(key)
     n = np.bincount(row_cell, cells.row_weight, ukey.size)
     wins = np.bincount(row_cell, cells.row_weight * cells.row_share, ukey.size)
     return AnnotatorCells(names=names, g=ukey // m, c=ukey % m, n=n, wins=wins, row_cell=row_cell)

@@ -25,6 +25,7 @@ import numpy as np
 
 from .._x64 import x64_scope
 from ..data import ComparisonTable
+from ..data.keys import unique_keys
 from ..design import SparseRowsDesign, pad_rows, padded_size
 from ..losses import DIVERGED_ETA, logistic_fit
 from ..models.bt_items import item_design
@@ -86,7 +87,7 @@ def pair_cells(table: ComparisonTable) -> PairCells:
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     share = np.where(a == lo, table.outcome, 1.0 - table.outcome)
     key = lo.astype(np.int64) * k + hi
-    cell_key, row_pair = np.unique(key, return_inverse=True)
+    cell_key, row_pair = unique_keys(key)
     m = cell_key.size
     w = table.weight
     n = np.bincount(row_pair, w, m)

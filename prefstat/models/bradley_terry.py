@@ -48,6 +48,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
 from ..data import ComparisonTable, as_table, factorize_items
+from ..data.keys import unique_keys
 from ..design import (DenseDesign, SparseRowsDesign, feature_design, pad_columns, pad_rows, padded_columns,
                       padded_size)
 from ..distributed import (ItemCells, PartitionedTable, TransferLog, as_partitioned, cells_from_rows, fit_features,
@@ -271,7 +272,7 @@ class BradleyTerry(PreferenceClassifier):
             key = key * 3 + (o.astype(np.int64) + 1)
         if group_codes is not None:
             key = key * (group_codes.max() + 1) + group_codes
-        cell_key, row_cell = np.unique(key, return_inverse=True)
+        cell_key, row_cell = unique_keys(key)
         m = cell_key.size
         W = np.bincount(row_cell, sums[0], m)
         WY = np.bincount(row_cell, sums[1], m)
