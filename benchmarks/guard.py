@@ -8,7 +8,10 @@ far less on the machine than a wall time:
 * ``items_vs_choix``      choix.ilsr_pairwise / prefstat BT with model SEs, 20k comparisons x 50 items (warm)
 * ``features_vs_sklearn`` sklearn LogisticRegression (no SEs) / prefstat BT with robust SEs, 100k x 16 (warm)
 * ``sim_vs_sklearn``      per-fit time of a scikit-learn loop / of a vmapped ``Study`` (BT with SEs, n=2000, d=10)
-* ``contention``          BT fit (20k x 50) quiet / beside a second process running a simulation (1 = no slowdown)
+* ``contention``          BT fit (20k x 50) quiet / beside a second process running a simulation (1 = no slowdown);
+                          informational (listed under "informational" in the reference file): it is
+                          reported but never fails the guard, since on one idle 2-core machine it
+                          ranged from 0.33 to 0.81 within a day (it measures the OS scheduler as much as us)
 
 Usage::
 
@@ -198,7 +201,9 @@ def main(argv=None) -> int:
     unknown = set(names) - set(METRICS)
     if unknown:
         ap.error(f"unknown metrics {sorted(unknown)}; choose from {list(METRICS)}")
-    reference = json.loads(REFERENCE.read_text())["ratios"] if REFERENCE.exists() else {}
+    stored = json.loads(REFERENCE.read_text()) if REFERENCE.exists() else {}
+    reference = stored.get("ratios", {})
+    informational = set(stored.get("informational", []))
     load = os.getloadavg()[0]
     print(f"load average at start {load:.2f} on {os.cpu_count()} cores" + (" (loaded: noisy)" if load > 0.5 else ""))
     measured, failed = {}, []
@@ -209,18 +214,22 @@ def main(argv=None) -> int:
             continue
         ref = reference.get(name)
         tries = 0
-        while ref is not None and ratio < THRESHOLD * ref and tries < args.retries and not args.record:
+        while (ref is not None and ratio < THRESHOLD * ref and tries < args.retries and not args.record
+               and name not in informational):
             tries += 1
             print(f"{name:<20} {ratio:8.3g}   below {THRESHOLD:.0%} of {ref:.3g}: measuring again ({tries}/{args.retries})")
             ratio = max(ratio, METRICS[name]())
         measured[name] = ratio
         verdict = "no reference" if ref is None else ("ok" if ratio >= THRESHOLD * ref else "FAIL")
+        if name in informational and verdict == "FAIL":
+            verdict = "below (informational: not a failure)"
         if verdict == "FAIL":
             failed.append(name)
         print(f"{name:<20} {ratio:8.3g}   reference {'-' if ref is None else f'{ref:.3g}'}   {verdict}")
     if args.record:
         REFERENCE.write_text(json.dumps({"load_average": round(load, 2), "cores": os.cpu_count(),
-                                         "ratios": {**reference, **measured}}, indent=2) + "\n")
+                                         "ratios": {**reference, **measured},
+                                         "informational": sorted(informational)}, indent=2) + "\n")
         print(f"recorded in {REFERENCE}")
         return 0
     return 1 if failed else 0
