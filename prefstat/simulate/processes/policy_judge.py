@@ -10,15 +10,16 @@ import numpy as np
 import scipy.special as ssp
 
 from ...optim import lbfgs
-from ...policy import CandidateSet, candidate_set, expected_pair_value, kl_to_reference
+from ...policy import expected_pair_value, kl_to_reference
 from ..._x64 import x64_scope
+from .candidates import CandidatePopulation
 from .numerics import as_vector, readonly, require_x64, set_fields, uniforms
 
 __all__ = ["PolicyJudge"]
 
 
 @dataclass(frozen=True)
-class PolicyJudge:
+class PolicyJudge(CandidatePopulation):
     r"""Human and judge preferences between candidate answers, with exact truth for every log-linear policy.
 
     docs/methods.md#dipo (policy level); Xia, Xia, Zhang, Cai, arXiv 2602.08259.
@@ -120,21 +121,6 @@ class PolicyJudge:
         return {k: readonly(v) for k, v in dict(quality=q, phi=phi, log_ref=log_ref, g=g, judge_prob=a).items()}
 
     @property
-    def phi(self) -> np.ndarray:
-        """(n_population, C, 2) policy features (length, proxy)."""
-        return self._population["phi"]
-
-    @property
-    def log_ref(self) -> np.ndarray:
-        """(n_population, C) log pi_ref (normalised)."""
-        return self._population["log_ref"]
-
-    @property
-    def human_preference(self) -> np.ndarray:
-        """(n_population, C, C) g(x, y, y') = P(human prefers left y over right y')."""
-        return self._population["g"]
-
-    @property
     def judge_prob(self) -> np.ndarray:
         """(n_population, C, C) judge probability a(x, y, y') that the left answer wins."""
         return self._population["judge_prob"]
@@ -142,12 +128,6 @@ class PolicyJudge:
     def pair_features(self, prompt, left, right) -> np.ndarray:
         """(..., 2) F = phi(x, left) - phi(x, right) (numpy)."""
         return self.phi[prompt, left] - self.phi[prompt, right]
-
-    def candidates(self, prompts=None) -> CandidateSet:
-        """CandidateSet of the given population prompts (default: all), inside an x64 scope."""
-        idx = np.arange(self.n_population) if prompts is None else np.asarray(prompts)
-        with x64_scope():
-            return candidate_set(self.phi[idx], self.log_ref[idx])
 
     def generator_probs(self, prompts=None) -> np.ndarray:
         """(n, C) mu_H(y | x), the known generator of the human pairs (both sides)."""

@@ -12,14 +12,14 @@ import scipy.special as ssp
 from ..._x64 import x64_scope
 from ...design import DenseDesign
 from ...losses import logistic_fit
-from ...policy import CandidateSet, candidate_set
+from .candidates import CandidatePopulation
 from .numerics import readonly, require_x64, uniforms
 
 __all__ = ["IntransitivePreferences"]
 
 
 @dataclass(frozen=True)
-class IntransitivePreferences:
+class IntransitivePreferences(CandidatePopulation):
     r"""Preference records (prompt, chosen, rejected) from intransitive human preferences.
 
     docs/methods.md#relative-density-ratio (policy fitting).
@@ -102,20 +102,6 @@ class IntransitivePreferences:
                                                       p_plus=p_plus, p_minus=p_minus).items()}
 
     @property
-    def phi(self) -> np.ndarray:
-        """(n_prompts, C, d) one-hot policy features (answer 0 of each prompt: all zero)."""
-        return self._population["phi"]
-
-    @property
-    def log_ref(self) -> np.ndarray:
-        return self._population["log_ref"]
-
-    @property
-    def human_preference(self) -> np.ndarray:
-        """(n_prompts, C, C) g(x, y, y') = P(left y preferred over right y')."""
-        return self._population["g"]
-
-    @property
     def p_plus(self) -> np.ndarray:
         """(n_prompts, C) law of the chosen answer given the prompt."""
         return self._population["p_plus"]
@@ -124,10 +110,6 @@ class IntransitivePreferences:
     def p_minus(self) -> np.ndarray:
         """(n_prompts, C) law of the rejected answer given the prompt."""
         return self._population["p_minus"]
-
-    def candidates(self) -> CandidateSet:
-        with x64_scope():
-            return candidate_set(self.phi, self.log_ref)
 
     def r_alpha(self, alpha: float) -> np.ndarray:
         """(n_prompts, C) exact r_alpha = p+ / (alpha p+ + (1 - alpha) p-)."""
