@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["check_int", "check_real", "check_option", "check_bool", "check_level", "check_random_state",
+__all__ = ["check_indices", "check_int", "check_real", "check_option", "check_bool", "check_level", "check_random_state",
            "warn_caller"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -98,6 +98,26 @@ def check_random_state(name: str, value):
     if _is_int(value) and value >= 0:
         return int(value)
     raise ValueError(f"{name} must be None, a non-negative integer or a numpy Generator; got {value!r}.")
+
+
+def check_indices(name: str, values, high: int, n: int | None = None, unit: str = "row") -> np.ndarray:
+    """``values`` as a 1-d int64 array of indices in ``[0, high)``, one per ``unit`` (``n`` of them when
+    given, else at least one); integral floats are accepted. A ValueError names the array, the first
+    offending ``unit`` and its value."""
+    a = np.asarray(values)
+    if n is not None and (a.ndim != 1 or a.size != n):
+        raise ValueError(f"{name} must have one entry per {unit} ({n}); got shape {a.shape}.")
+    if n is None and (a.ndim != 1 or a.size == 0):
+        raise ValueError(f"{name} must be a non-empty 1-d array (one entry per {unit}); got shape {a.shape}.")
+    if a.dtype.kind not in "iu":
+        if a.dtype.kind != "f" or not (np.all(np.isfinite(a)) and np.all(a == np.round(a))):
+            raise ValueError(f"{name} must hold integer indices; got non-integer values.")
+    a = a.astype(np.int64)
+    bad = (a < 0) | (a >= high)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} is out of range [0, {high}) at {unit} {i} (value {a[i]}).")
+    return a
 
 
 def warn_caller(message: str, category=UserWarning) -> None:

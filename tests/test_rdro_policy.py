@@ -147,7 +147,7 @@ def test_errors():
         RDROPolicy(intercept="item").fit(cands, pr, ch, rj)
     with pytest.raises(ValueError, match="chosen is out of range"):
         RDROPolicy().fit(cands, pr, ch + 5, rj)
-    with pytest.raises(ValueError, match="rejected must be 600 entries"):
+    with pytest.raises(ValueError, match=r"rejected must have one entry per record \(600\)"):
         RDROPolicy().fit(cands, pr, ch, rj[:-1])
     with pytest.raises(ValueError, match="CandidateSet"):
         RDROPolicy().fit(np.zeros((3, 5, 12)), pr, ch, rj)

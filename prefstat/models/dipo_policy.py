@@ -82,6 +82,7 @@ from .._x64 import x64
 from ..inference import EstimationResults
 from ..optim import lbfgs
 from ..policy import CandidateSet, as_probs, check_probs, expected_pair_value, kl_to_reference, probs
+from ..validation import check_indices
 
 __all__ = ["PolicyData", "policy_data", "PolicyValue", "PolicyFit", "reference_probs", "target_cands", "optimize_theta"]
 
@@ -112,21 +113,6 @@ class PolicyData(NamedTuple):
 def reference_probs(cands: CandidateSet) -> np.ndarray:
     """(P, C) pi_ref table of a candidate set (0 on padding)."""
     return np.where(np.asarray(cands.mask), np.exp(np.asarray(cands.log_ref)), 0.0)
-
-
-def _index(name, values, high, n):
-    v = np.asarray(values)
-    if v.shape != (n,):
-        raise ValueError(f"{name} must have one entry per human pair ({n}); got shape {v.shape}.")
-    if v.dtype.kind not in "iu":
-        if not (np.all(np.isfinite(v)) and np.all(v == np.round(v))):
-            raise ValueError(f"{name} must hold integer indices; got non-integer values.")
-        v = v.astype(np.int64)
-    bad = (v < 0) | (v >= high)
-    if bad.any():
-        raise ValueError(f"{name} is out of range [0, {high}) at human pair {int(np.flatnonzero(bad)[0])} "
-                         f"(value {v[bad][0]}).")
-    return v.astype(np.int64)
 
 
 def _unit_interval(name, values, where=""):
@@ -166,8 +152,9 @@ def policy_data(cands: CandidateSet, judge, prompt, left, right, y, generator, a
                          "DIPO needs human labels.")
     n = yv.size
     _unit_interval("y", yv, "human pair")
-    pr = _index("prompt", prompt, P, n)
-    le, ri = _index("left", left, C, n), _index("right", right, C, n)
+    pr = check_indices("prompt", prompt, P, n, unit="human pair")
+    le, ri = (check_indices("left", left, C, n, unit="human pair"),
+              check_indices("right", right, C, n, unit="human pair"))
     pad = ~(mask[pr, le] & mask[pr, ri])
     if pad.any():
         raise ValueError(f"human pair {int(np.flatnonzero(pad)[0])} uses a padded (mask=False) candidate.")

@@ -74,7 +74,7 @@ from ..design import DenseDesign
 from ..inference import EstimationResults, cluster_cov
 from ..losses import logistic_fit
 from ..policy import CandidateSet, kl_to_reference, probs
-from ..validation import check_int, check_option, check_real
+from ..validation import check_indices, check_int, check_option, check_real
 from .density_ratio_core import rdro_weights
 
 __all__ = ["RDROPolicy", "RDRO_METHODS", "INTERCEPTS", "policy_rows", "rdro_policy_fit", "dpo_policy_fit"]
@@ -122,22 +122,6 @@ def dpo_policy_fit(D, penalty, gtol=1e-12, max_iter=200):
                        max_iter=max_iter)
     p = jax.nn.sigmoid(D @ res.x)
     return res.x, res.hess, (W * (p - 1.0))[:, None] * D, res.converged
-
-
-def _indices(name, v, high, n=None):
-    a = np.asarray(v)
-    if a.ndim != 1 or a.size == 0 or (n is not None and a.size != n):
-        want = f"{n} entries (one per record)" if n is not None else "a non-empty 1-d array"
-        raise ValueError(f"{name} must be {want}; got shape {a.shape}.")
-    if a.dtype.kind not in "iu":
-        if not (np.all(np.isfinite(a)) and np.all(a == np.round(a))):
-            raise ValueError(f"{name} must hold integer indices; got non-integer values.")
-    a = a.astype(np.int64)
-    bad = (a < 0) | (a >= high)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} is out of range [0, {high}) at record {i} (value {a[i]}).")
-    return a
 
 
 class RDROPolicy(BaseEstimator):
@@ -195,9 +179,10 @@ class RDROPolicy(BaseEstimator):
             raise ValueError("cands must be a prefstat.policy.CandidateSet (build it with "
                              "prefstat.policy.candidate_set).")
         P, C = cands.mask.shape
-        pr = _indices("prompt", prompt, P)
+        pr = check_indices("prompt", prompt, P, unit="record")
         n = pr.size
-        ch, rj = _indices("chosen", chosen, C, n), _indices("rejected", rejected, C, n)
+        ch = check_indices("chosen", chosen, C, n, unit="record")
+        rj = check_indices("rejected", rejected, C, n, unit="record")
         mask = np.asarray(cands.mask)
         for name, c in (("chosen", ch), ("rejected", rj)):
             pad = ~mask[pr, c]
