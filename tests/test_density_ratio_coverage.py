@@ -36,7 +36,7 @@ def coverage(gc, alpha, seed):
 
         def one(z):
             out = rulsif_fit_core(z, z[:B_CENTRES], jnp.asarray(lab), jnp.asarray(folds), sigmas, lams, alpha,
-                                  jnp.asarray(rows), jnp.asarray(fp), jnp.asarray(fm),
+                                  tuple(map(jnp.asarray, rows)), jnp.asarray(fp), jnp.asarray(fm),
                                   jnp.ones(sigmas.size, bool))
             return out["pe"], out["se"]
 

@@ -313,14 +313,19 @@ class RelativeDensityRatio(BaseEstimator):
         return self
 
     def _fold_rows(self, lab, folds):
+        """``((rows_p, rows_m), fp, fm)``: per fold, the indices of its numerator and of its denominator
+        rows, each padded to a common length, and their weights (1, or 0 on padding)."""
         K = self.n_folds
-        members = [np.flatnonzero(folds == k) for k in range(K)]
-        m = max(len(i) for i in members)
-        rows = np.zeros((K, m), np.int64)
-        valid = np.zeros((K, m))
-        for k, idx in enumerate(members):
-            rows[k, :idx.size], valid[k, :idx.size] = idx, 1.0
-        return rows, valid * lab[rows], valid * (1.0 - lab[rows])
+        out = []
+        for sample in (lab == 1, lab == 0):
+            members = [np.flatnonzero(sample & (folds == k)) for k in range(K)]
+            m = max(len(i) for i in members)
+            rows, valid = np.zeros((K, m), np.int64), np.zeros((K, m))
+            for k, idx in enumerate(members):
+                rows[k, :idx.size], valid[k, :idx.size] = idx, 1.0
+            out.append((rows, valid))
+        (rows_p, fp), (rows_m, fm) = out
+        return (rows_p, rows_m), fp, fm
 
     def _fit_rulsif(self, Z, lab, folds, rng):
         n_p = self.n_numerator_
@@ -341,7 +346,7 @@ class RelativeDensityRatio(BaseEstimator):
                              f"centre {np.sqrt(positive.min()):.6g}); use larger bandwidths.")
         rows, fp, fm = self._fold_rows(lab, folds)
         out = rulsif_fit_core(jnp.asarray(Z), jnp.asarray(C), jnp.asarray(lab), jnp.asarray(folds),
-                              jnp.asarray(sigmas), jnp.asarray(lams), self.alpha_, jnp.asarray(rows),
+                              jnp.asarray(sigmas), jnp.asarray(lams), self.alpha_, tuple(map(jnp.asarray, rows)),
                               jnp.asarray(fp), jnp.asarray(fm), jnp.asarray(usable))
         self.sigma_, self.lambda_ = float(out["sigma"]), float(out["lam"])
         self.sigma_grid_, self.lambda_grid_, self.cv_losses_ = sigmas, lams, np.asarray(out["losses"])
