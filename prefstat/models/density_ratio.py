@@ -91,9 +91,8 @@ See ``docs/methods.md#relative-density-ratio``.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -105,7 +104,7 @@ from ..inference import EstimationResults
 from ..nuisance import assign_folds, crossfit_predict, fold_size_ratio
 from ..validation import (check_int, check_option, check_random_state, check_real, is_probabilistic_classifier)
 from .density_ratio_core import (gaussian_kernel, log_relative_ratio, logistic_fold_coefs, logistic_perm_pe,
-                                 pe_variational, rulsif_fit_core, rulsif_perm_pe)
+                                 pe_variational, rulsif_fit_core, rulsif_perm_pe, squared_distances)
 
 __all__ = ["RelativeDensityRatio", "TwoSampleTestResult", "winners_losers", "DR_METHODS"]
 
@@ -331,7 +330,7 @@ class RelativeDensityRatio(BaseEstimator):
         n_p = self.n_numerator_
         b = min(self.n_centers, n_p)
         C = Z[rng.choice(n_p, size=b, replace=False)]
-        d2 = np.asarray(jnp.sum((jnp.asarray(Z)[:, None, :] - jnp.asarray(C)[None]) ** 2, axis=-1))
+        d2 = np.asarray(squared_distances(jnp.asarray(Z), jnp.asarray(C)))
         positive = d2[d2 > 0]
         sigmas = self._sigma_grid
         if sigmas is None:

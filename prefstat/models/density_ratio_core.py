@@ -32,17 +32,22 @@ from ..design import DenseDesign
 from ..inference import influence_cov
 from ..losses import logistic_fit
 
-__all__ = ["gaussian_kernel", "fold_moments", "rulsif_cv_losses", "rulsif_fold_thetas", "rulsif_fit_core", "rulsif_perm_pe",
+__all__ = ["squared_distances", "gaussian_kernel", "fold_moments", "rulsif_cv_losses", "rulsif_fold_thetas", "rulsif_fit_core", "rulsif_perm_pe",
            "rdro_weights", "classifier_weights", "logistic_fold_coefs", "logistic_perm_pe", "pe_variational",
            "log_relative_ratio"]
 
 
-def gaussian_kernel(X, C, sigma):
-    """(n, b) Gaussian kernel ``exp(-|x - c|^2 / (2 sigma^2))`` between rows of ``X`` and centres ``C``."""
+@jax.jit
+def squared_distances(X, C):
+    """(n, b) squared Euclidean distances between the rows of ``X`` and the centres ``C``."""
     # explicit differences, not |x|^2 + |c|^2 - 2 x.c: the latter cancels catastrophically for nearby
     # points and can give a centre a kernel value != 1 with itself
-    d2 = jnp.sum((X[:, None, :] - C[None, :, :]) ** 2, axis=-1)
-    return jnp.exp(-0.5 * d2 / sigma**2)
+    return jnp.sum((X[:, None, :] - C[None, :, :]) ** 2, axis=-1)
+
+
+def gaussian_kernel(X, C, sigma):
+    """(n, b) Gaussian kernel ``exp(-|x - c|^2 / (2 sigma^2))`` between rows of ``X`` and centres ``C``."""
+    return jnp.exp(-0.5 * squared_distances(X, C) / sigma**2)
 
 
 def fold_moments(P, fp, fm):
@@ -252,6 +257,7 @@ def log_relative_ratio(f, alpha):
     return -jnp.logaddexp(jnp.log(alpha), jnp.log1p(-alpha) - f)
 
 
+@jax.jit
 def pe_variational(g, wp, wm, alpha):
     r"""``(PE, stderr)``: the variational alpha-relative Pearson divergence at the ratio values ``g``.
 
