@@ -160,7 +160,7 @@ def _quantile(M: np.ndarray, level: float) -> np.ndarray:
 def _marginal_rejections(dr: _Draws, level: float, stepdown: bool, M: np.ndarray | None = None):
     """Step-down for each model's own family; returns (better_than_j, worse_than_j) boolean (p, p).
     ``M``: the (n, p) first-step row maxima (:func:`_first_step_maxima`) when already computed."""
-    p, n = dr.p, dr.n
+    p = dr.p
     OP = np.where(np.eye(p, dtype=bool), -np.inf, 0.0)
     OM = OP.copy()
     worse = np.zeros((p, p), bool)   # worse[j, b]: b found worse than j in j's family
@@ -263,36 +263,40 @@ def rank_confidence_sets(estimate, cov, level: float = 0.95, simultaneous: bool 
     """
     est, cov, level, n_draws, stepdown = _check_common(estimate, cov, level, n_draws, stepdown)
     simultaneous = check_bool("simultaneous", simultaneous)
-    p = est.size
     dr = _Draws(est, cov, n_draws, random_state)
     if simultaneous:
-        rej = _simultaneous_rejections(dr, level, stepdown)
-        n_better, n_worse = rej.sum(axis=0), rej.sum(axis=1)
-    else:
-        better, worse = _marginal_rejections(dr, level, stepdown)
-        n_better, n_worse = better.sum(axis=1), worse.sum(axis=1)
-    return RankSets(lower=(1 + n_better).astype(np.int64), upper=(p - n_worse).astype(np.int64))
+        return _joint_sets(_simultaneous_rejections(dr, level, stepdown))
+    return _marginal_sets(*_marginal_rejections(dr, level, stepdown))
+
+
+def _sets(n_better, n_worse) -> RankSets:
+    """Rank sets from how many models were found better / worse than each model."""
+    return RankSets(lower=(1 + n_better).astype(np.int64), upper=(n_better.size - n_worse).astype(np.int64))
+
+
+def _marginal_sets(better, worse) -> RankSets:
+    return _sets(better.sum(axis=1), worse.sum(axis=1))
+
+
+def _joint_sets(rej) -> RankSets:
+    return _sets(rej.sum(axis=0), rej.sum(axis=1))
 
 
 def marginal_and_simultaneous_rank_sets(estimate, cov, level: float = 0.95, n_draws: int = DEFAULT_RANK_DRAWS,
                                         random_state=None, stepdown: bool = True) -> tuple[RankSets, RankSets]:
     """``(marginal, simultaneous)`` rank confidence sets from one set of draws.
 
-    The same sets as :func:`rank_confidence_sets` with ``simultaneous=False`` and ``True`` for an integer
-    (or None-free, reproducible) ``random_state``, at about 40% less cost: the draws and the first step
-    of the max-t computation are shared (the simultaneous family's first-step statistic is the largest
+    The same sets as two calls of :func:`rank_confidence_sets` (``simultaneous=False`` and ``True``)
+    with the same integer ``random_state``, at about 40% less cost: the draws and the first step of
+    the max-t computation are shared (the simultaneous family's first-step statistic is the largest
     of the marginal ones). With a Generator, both sets use the same draws (the separate calls would
     advance it twice).
     """
     est, cov, level, n_draws, stepdown = _check_common(estimate, cov, level, n_draws, stepdown)
-    p = est.size
     dr = _Draws(est, cov, n_draws, random_state)
     first = _first_step_maxima(dr)
-    better, worse = _marginal_rejections(dr, level, stepdown, first)
-    rej = _simultaneous_rejections(dr, level, stepdown, first)
-    marginal = RankSets(lower=(1 + better.sum(axis=1)).astype(np.int64), upper=(p - worse.sum(axis=1)).astype(np.int64))
-    joint = RankSets(lower=(1 + rej.sum(axis=0)).astype(np.int64), upper=(p - rej.sum(axis=1)).astype(np.int64))
-    return marginal, joint
+    marginal = _marginal_sets(*_marginal_rejections(dr, level, stepdown, first))
+    return marginal, _joint_sets(_simultaneous_rejections(dr, level, stepdown, first))
 
 
 def top_set(estimate, cov, tau: int, level: float = 0.95, n_draws: int = DEFAULT_RANK_DRAWS, random_state=None,
