@@ -117,8 +117,13 @@ def rulsif_fold_thetas(Z, C, sigma, lam, alpha, rows, fp, fm):
                              alpha)
     H, h = _normalised(Gp.sum(0), Gm.sum(0), hp.sum(0), np_.sum(), nm.sum(), alpha)
     eye = jnp.eye(b, dtype=Z.dtype)
-    theta_k = jax.vmap(lambda A, v: jnp.linalg.solve(A + lam * eye, v))(H_tr, h_tr)
-    return theta_k, jnp.linalg.solve(H + lam * eye, h)
+    # One batched solve for the K fold fits and the full fit. Two independent batched LAPACK calls in
+    # one program can run at the same time, and jaxlib 0.10's CPU LAPACK kernels then each wait for
+    # batch work queued on the same intra-op thread pool: on a 2-core machine both pool threads wait
+    # and the process hangs (seen with gdb: two threads in jax::ParallelBatchMap under dgetrf).
+    A = jnp.concatenate([H_tr, H[None]]) + lam * eye
+    theta = jnp.linalg.solve(A, jnp.concatenate([h_tr, h[None]])[..., None])[..., 0]
+    return theta[:-1], theta[-1]
 
 
 @jax.jit
