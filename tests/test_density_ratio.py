@@ -282,3 +282,26 @@ def test_rulsif_log_ratio_error_where_not_positive_and_ties_error():
         winners_losers(np.zeros((2, 1)), np.ones((2, 1)), [1.0, 0.5])
     with pytest.raises(ValueError, match="fitted on 1"):
         est.predict_ratio(np.zeros((2, 2)))
+
+
+def test_rulsif_fit_factorises_once():
+    # Two independent batched LAPACK factorisations in one program can deadlock jaxlib 0.10's CPU
+    # thread pool on 2 cores (both pool threads wait in jax::ParallelBatchMap). The fold fits and
+    # the full fit must therefore share one batched LU.
+    import re
+
+    import jax.numpy as jnp
+
+    from prefstat.models.density_ratio_core import rulsif_fit_core
+    from prefstat.nuisance import assign_folds
+
+    n, b = 100, 10
+    lab = np.r_[np.ones(n), np.zeros(n)]
+    folds = assign_folds(lab, 5, random_state=0)
+    rows, fp, fm = RelativeDensityRatio(n_folds=5)._fold_rows(lab, folds)
+    with jax.enable_x64(True):
+        Z = jnp.asarray(np.random.default_rng(0).standard_normal((2 * n, 3)))
+        args = (Z, Z[:b], jnp.asarray(lab), jnp.asarray(folds), jnp.linspace(1.0, 3.0, 3), jnp.logspace(-3, 0, 3),
+                0.5, tuple(map(jnp.asarray, rows)), jnp.asarray(fp), jnp.asarray(fm), jnp.ones(3, bool))
+        hlo = rulsif_fit_core.lower(*args).compile().as_text()
+    assert len(re.findall(r'custom_call_target="lapack_dgetrf', hlo)) == 1
