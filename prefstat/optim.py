@@ -11,7 +11,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["OptimResult", "newton", "lbfgs"]
+__all__ = ["OptimResult", "newton", "lbfgs", "run_after"]
 
 
 class OptimResult(NamedTuple):
@@ -21,6 +21,25 @@ class OptimResult(NamedTuple):
     hess: jax.Array
     n_iter: jax.Array
     converged: jax.Array
+
+
+def run_after(x, dep):
+    """``x`` unchanged, but computed only after ``dep`` (a data dependency that XLA keeps).
+
+    jaxlib 0.10's CPU LAPACK kernels (``getrf``, ``potrf``, ``syevd``, ...) split a batched call over
+    XLA's intra-op thread pool and block until the pieces are done. When XLA runs two independent
+    such calls at the same time, every pool thread can end up blocked and the process hangs (seen
+    with gdb on a 2-core machine: both pool threads in ``jax::ParallelBatchMap``). Independent
+    factorisations in one vmapped program are therefore chained through this function.
+    ``jax.lax.optimization_barrier`` does not do it: XLA's CPU pipeline removes it.
+    ``x`` and ``dep`` are arrays or pytrees; the value added to ``x`` is an exact zero (a finite
+    number times 0), whatever ``dep`` holds. An empty ``dep`` leaves ``x`` as it is.
+    """
+    leaves = [leaf for leaf in jax.tree_util.tree_leaves(dep) if jnp.size(leaf)]
+    if not leaves:
+        return x
+    zero = 0.0 * jnp.nan_to_num(jnp.ravel(leaves[0])[0])
+    return jax.tree_util.tree_map(lambda a: a + zero.astype(a.dtype), x)
 
 
 def newton(

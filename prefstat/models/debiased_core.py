@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from ..inference import DesignInfluence, influence_cov, sandwich_cov
 from ..losses import DIVERGED_ETA, logistic_fit
 from ..nuisance import crossfit_logistic_ratio
+from ..optim import run_after
 
 __all__ = ["DebiasedFit", "Influence", "fit_core", "row_weights", "influence_values"]
 
@@ -91,7 +92,9 @@ def influence_values(design, theta, y, ai, human, f, w, n, N, e, F):
     Eu = Ev = jnp.zeros((design.p, F.shape[1]))
     if F.shape[1]:
         prob = pool - e  # out-of-fold P(pool | F)
-        Hg = F.T @ ((f * prob * (1.0 - prob))[:, None] * F)
+        # H_gamma does not depend on theta; chained after it so that its inverse never runs beside
+        # the Newton fits' factorisations (see prefstat.optim.run_after)
+        Hg = run_after(F.T @ ((f * prob * (1.0 - prob))[:, None] * F), theta)
         Hinv = jnp.linalg.inv(0.5 * (Hg + Hg.T))
         rows = DesignInfluence(design, su, Eu, e, F)
         Eu = rows.cross_features(f * su) @ Hinv
@@ -108,7 +111,8 @@ def _tuned_lambda(design, theta, y, ai, human, f, w, n, N, e, F, pooled):
     sig, u, v = influence_values(design, theta, y, ai, human, f, w, n, N, e, F)
     pool = 1.0 - human
     d = sig * (1.0 - sig)
-    M = design.gram(f * d * (pool + human * w)) / (n + N)
+    # after the classifier part of the influence values, whose inverse would otherwise run beside this one
+    M = run_after(design.gram(f * d * (pool + human * w)) / (n + N), u.E)
     Minv = jnp.linalg.inv(0.5 * (M + M.T))
     if pooled:
         # ppi_py's _calc_lam_glm: gradients G = w (Z - sigma) x (human) and G_hat = w (A - sigma) x
@@ -163,7 +167,9 @@ def fit_core(design, y, ai, human, f, w, lam, F, folds, *, tune: bool, pooled_tu
         first = solve(jnp.asarray(1.0, dtype), zero)
         # the lambda = 1 root can fail to exist when the human correction outweighs the pool's curvature
         # (small n, extreme weights); the human-only root is the fallback starting point
-        theta0 = jax.lax.cond(first.converged, lambda: first.x, lambda: solve(jnp.asarray(0.0, dtype), zero).x)
+        # (under vmap both branches run: the fallback waits for the first fit, see run_after)
+        theta0 = jax.lax.cond(first.converged, lambda: first.x,
+                              lambda: solve(jnp.asarray(0.0, dtype), run_after(zero, first.x)).x)
         lam_raw = _tuned_lambda(design, theta0, y, ai, human, f, w, n, N, e, F, pooled_tuning)
         lam = jnp.clip(lam_raw, 0.0, 1.0)
         res = solve(lam, theta0)
@@ -178,8 +184,9 @@ def fit_core(design, y, ai, human, f, w, lam, F, folds, *, tune: bool, pooled_tu
     d = sig * (1.0 - sig)
     bread = design.gram(row_weights(lam, y, ai, human, f, w, n, N)[0] * d)
     bread0 = design.gram(row_weights(0.0, y, ai, human, f, w, n, N)[0] * d)
-    cov_human = sandwich_cov(bread0, influence_cov(u, f, _samples(human)))
+    cov = sandwich_cov(run_after(bread, meat), meat)
+    cov_human = sandwich_cov(run_after(bread0, cov), influence_cov(u, f, _samples(human)))
     return DebiasedFit(theta=theta, lam=lam, lam_raw=lam_raw, bread=bread, meat=meat,
-                       cov=sandwich_cov(bread, meat), cov_human=cov_human, weight=w,
+                       cov=cov, cov_human=cov_human, weight=w,
                        influence=Influence(s=psi.s, e=e, E=psi.E, F=F),
                        converged=res.converged, ratio_converged=ratio_ok, n_iter=res.n_iter)
