@@ -133,26 +133,36 @@ def test_unequal_sizes_same_accuracy(method, reps):
     assert abs(est.pe_ - gc.pe_alpha(0.5)) < 4 * est.pe_stderr_ + 2e-3
 
 
+def _small_two_samples(seed, n_p, n_m, b):
+    """Rows ``Z`` (numerator first), labels, three random folds and ``b`` centres from the numerator rows."""
+    rng = np.random.default_rng(seed)
+    Xp, Xm = rng.normal(1, 1, (n_p, 2)), rng.normal(0, 1, (n_m, 2))
+    lab = np.r_[np.ones(n_p), np.zeros(n_m)]
+    return np.vstack([Xp, Xm]), lab, rng.integers(0, 3, lab.size), Xp[:b]
+
+
+def _kernel(Z, C, sigma):
+    return np.exp(-0.5 * ((Z[:, None] - C[None]) ** 2).sum(-1) / sigma**2)
+
+
+def _fold_moments_numpy(Phi, lab, train, alpha):
+    """The training rows of each sample and the alpha-weighted second moment ``H`` of a fold fit."""
+    P, M = Phi[train & (lab == 1)], Phi[train & (lab == 0)]
+    return P, M, alpha * P.T @ P / len(P) + (1 - alpha) * M.T @ M / len(M)
+
+
 def test_cv_is_kfold_alpha_weighted_not_loo():
     # held-out loss against a direct numpy computation, unequal sizes and alpha != 0
-    rng = np.random.default_rng(0)
-    Xp, Xm = rng.normal(1, 1, (23, 2)), rng.normal(0, 1, (41, 2))
-    Z = np.vstack([Xp, Xm])
-    lab = np.r_[np.ones(23), np.zeros(41)]
-    folds = rng.integers(0, 3, lab.size)
-    C = Xp[:7]
+    Z, lab, folds, C = _small_two_samples(0, 23, 41, 7)
     alpha, sigma, lam = 0.3, 0.9, 0.05
-
-    def K(X):
-        return np.exp(-0.5 * ((X[:, None] - C[None]) ** 2).sum(-1) / sigma**2)
+    Phi = _kernel(Z, C, sigma)
 
     Js = []
     for k in range(3):
         tr, te = folds != k, folds == k
-        P, M = K(Z[tr & (lab == 1)]), K(Z[tr & (lab == 0)])
-        H = alpha * P.T @ P / len(P) + (1 - alpha) * M.T @ M / len(M)
+        P, M, H = _fold_moments_numpy(Phi, lab, tr, alpha)
         theta = np.linalg.solve(H + lam * np.eye(7), P.mean(0))
-        gp, gm = K(Z[te & (lab == 1)]) @ theta, K(Z[te & (lab == 0)]) @ theta
+        gp, gm = Phi[te & (lab == 1)] @ theta, Phi[te & (lab == 0)] @ theta
         Js.append(alpha / 2 * np.mean(gp**2) + (1 - alpha) / 2 * np.mean(gm**2) - np.mean(gp))
     est = RelativeDensityRatio(n_folds=3)
     rows, fp, fm = est._fold_rows(lab, folds)
@@ -305,3 +315,51 @@ def test_rulsif_fit_factorises_once():
                 0.5, tuple(map(jnp.asarray, rows)), jnp.asarray(fp), jnp.asarray(fm), jnp.ones(3, bool))
         hlo = rulsif_fit_core.lower(*args).compile().as_text()
     assert len(re.findall(r'custom_call_target="lapack_dgetrf', hlo)) == 1
+
+
+def test_pe_correction_against_direct_sandwich():
+    # (1/2) tr(H A^-1 S A^-1) per fold from an explicit numpy loop: A = H + lam I on the fold's
+    # training rows, S the two-sample covariance of the mean score (u_+ = phi (1 - alpha g) on
+    # numerator rows, u_- = -(1 - alpha) phi g on denominator rows, centred within each sample);
+    # folds weighted by their sizes. Unequal sample sizes and alpha != 0.5.
+    import jax.numpy as jnp
+
+    from prefstat.models.density_ratio_core import gaussian_kernel, rulsif_fold_thetas, rulsif_pe_correction
+
+    Z, lab, folds, C = _small_two_samples(3, 31, 47, 8)
+    alpha, sigma, lam = 0.3, 1.1, 0.02
+    Phi = _kernel(Z, C, sigma)
+    corr, sizes, Hs = [], [], []
+    for k in range(3):
+        P, M, H = _fold_moments_numpy(Phi, lab, folds != k, alpha)
+        Hs.append(H)
+        A = H + lam * np.eye(8)
+        theta = np.linalg.solve(A, P.mean(0))
+        up = P * (1 - alpha * (P @ theta))[:, None]
+        um = -(1 - alpha) * M * (M @ theta)[:, None]
+        S = np.cov(up.T, bias=True) / len(P) + np.cov(um.T, bias=True) / len(M)
+        Ai = np.linalg.inv(A)
+        corr.append(0.5 * np.trace(H @ Ai @ S @ Ai))
+        sizes.append(np.sum(folds == k))
+    expected = np.average(corr, weights=sizes)
+    rows, fp, fm = RelativeDensityRatio(n_folds=3)._fold_rows(lab, folds)
+    with jax.enable_x64(True):
+        theta_k, _ = rulsif_fold_thetas(Z, C, sigma, lam, alpha, rows, fp, fm)
+        Hs = jnp.asarray(np.stack(Hs))
+        lu = jax.scipy.linalg.lu_factor(Hs + lam * jnp.eye(8))
+        got = rulsif_pe_correction(gaussian_kernel(jnp.asarray(Z), jnp.asarray(C), sigma), jnp.asarray(lab),
+                                   jnp.asarray(folds), theta_k, Hs, lu, alpha)
+    assert float(got) == pytest.approx(expected, rel=1e-10)
+    assert expected > 0
+
+
+def test_pe_includes_correction_for_rulsif_only():
+    rng = np.random.default_rng(5)
+    Xp, Xm = rng.normal(0.5, 1, (300, 2)), rng.normal(0, 1, (300, 2))
+    for method in ("rulsif", "logistic", "classifier"):
+        m = RelativeDensityRatio(method=method, random_state=0).fit(Xp, Xm)
+        g = m.oof_ratio_
+        a = m.alpha_
+        plain = np.mean(g[:300] - a * g[:300] ** 2 / 2) - (1 - a) / 2 * np.mean(g[300:] ** 2) - 0.5
+        assert m.pe_ == pytest.approx(plain + m.pe_correction_, abs=1e-12)
+        assert (m.pe_correction_ > 0) if method == "rulsif" else (m.pe_correction_ == 0.0)

@@ -1,9 +1,10 @@
 """Monte-Carlo coverage of the cross-fitted PE_alpha interval of RuLSIF (slow).
 
-The whole fit (cross-validation over the grid, refit, cross-fitted divergence and its
-standard error) is the pure function ``rulsif_fit_core`` that the estimator calls; it is mapped
-over 500 replications of n = 2000 per sample. Centres: the first ``b`` numerator rows of each
-replication (the rows are i.i.d., so this is a random subset); folds: one seeded assignment.
+The whole fit (cross-validation over the default grid, refit, cross-fitted divergence with its
+variance correction, and its standard error) is the pure function ``rulsif_fit_core`` that the
+estimator calls; it is mapped over 500 replications of n = 2000 per sample with the default 100
+centres. Centres: the first ``b`` numerator rows of each replication (the rows are i.i.d., so this
+is a random subset); folds: one seeded assignment.
 """
 import jax
 import jax.numpy as jnp
@@ -15,7 +16,7 @@ from prefstat.nuisance import assign_folds
 from prefstat.models.density_ratio_core import rulsif_fit_core
 from prefstat.simulate.processes.gaussian import GaussianClasses
 
-REPS, N, B_CENTRES = 500, 2000, 50
+REPS, N, B_CENTRES = 500, 2000, 100
 
 
 def coverage(gc, alpha, seed):
@@ -31,7 +32,7 @@ def coverage(gc, alpha, seed):
         # one bandwidth grid for all replications: the default rule applied to the first one
         pilot = RelativeDensityRatio(alpha=alpha, n_centers=B_CENTRES, random_state=0).fit(
             np.asarray(data["X_plus"][0]), np.asarray(data["X_minus"][0]))
-        sigmas = jnp.asarray(pilot.sigma_grid_[::2])
+        sigmas = jnp.asarray(pilot.sigma_grid_)
         lams = jnp.asarray(pilot.lambda_grid_)
 
         def one(z):
@@ -55,19 +56,13 @@ def test_pe_interval_coverage(case):
                              cov_plus=np.diag([1.0, 1.2, 1.0, 1.0, 0.8]), cov_minus=np.eye(5))
     cov, pe, se, truth = coverage(gc, 0.5, seed=1 if case == "d1" else 2)
     # binomial band for 500 replications at 95%: 0.95 -+ 2.58 sqrt(0.95 0.05 / 500) = [0.925, 0.975]
-    if case == "d1":
-        assert 0.925 <= cov <= 0.975, (case, cov, pe.mean() - truth, se.mean(), pe.std())
-    else:
-        # d = 5: the cross-fitted estimate is PE - E_q[(g_hat - r)^2]/2 up to noise, i.e. biased DOWN by
-        # the squared error of a 5-d kernel fit from 1600 rows per sample (measured -0.0022, 0.54
-        # standard errors; the SE itself is right, see below). The two-sided interval therefore misses
-        # on the upper side (measured: two-sided coverage 0.916; truth above the upper bound 7.8%,
-        # below the lower bound 0.6%). The documented claim is one-sided: the lower bound
-        # PE_hat - 1.96 SE is conservative. Its miss rate must lie at or below the upper edge of the
-        # binomial band of 0.025 (0.025 + 2.58 sqrt(0.025 0.975 / 500) = 0.043), and the bias must be
-        # negative and second order (smaller than one standard error).
-        lower_miss = np.mean(truth < pe - 1.959964 * se)
-        assert lower_miss <= 0.043, (case, lower_miss, cov)
-        assert -np.mean(se) < np.mean(pe) - truth < 0.0, (case, np.mean(pe) - truth, np.mean(se))
+    assert 0.925 <= cov <= 0.975, (case, cov, pe.mean() - truth, se.mean(), pe.std())
+    # The cross-fitted estimate alone is biased down by (1/2) E_q[(g_hat - r)^2]; in d = 5 that was
+    # measured at -0.45 standard errors (two-sided coverage 0.922, misses 7.0% above / 0.8% below).
+    # ``pe`` includes the estimated variance part of that bias (rulsif_pe_correction); what remains
+    # is the smoothing bias, which cross-validation keeps small. The Monte-Carlo error of the mean
+    # bias is sd / sqrt(500) ~ 0.05 SE, so 0.25 SE is 5 Monte-Carlo errors and still fails the
+    # uncorrected estimate.
+    assert abs(np.mean(pe) - truth) < 0.25 * np.mean(se), (case, np.mean(pe) - truth, np.mean(se))
     # the standard error tracks the Monte-Carlo spread (500 reps: the SD of the SD estimate is ~3%)
     assert np.mean(se) == pytest.approx(np.std(pe), rel=0.12)

@@ -32,7 +32,7 @@ from ..design import DenseDesign
 from ..inference import influence_cov
 from ..losses import logistic_fit
 
-__all__ = ["squared_distances", "gaussian_kernel", "fold_moments", "rulsif_cv_losses", "rulsif_fold_thetas", "rulsif_fit_core", "rulsif_perm_pe",
+__all__ = ["squared_distances", "gaussian_kernel", "fold_moments", "rulsif_cv_losses", "rulsif_fold_thetas", "rulsif_fit_core", "rulsif_pe_correction", "rulsif_perm_pe",
            "rdro_weights", "classifier_weights", "logistic_fold_coefs", "logistic_perm_pe", "pe_variational",
            "log_relative_ratio"]
 
@@ -102,6 +102,28 @@ def rulsif_cv_losses(Z, C, sigmas, lams, alpha, rows, fp, fm):
     return jax.lax.map(per_sigma, sigmas)
 
 
+def _fold_solutions(Z, C, sigma, lam, alpha, rows, fp, fm):
+    """``(theta (K + 1, b), H (K + 1, b, b), lu)``: the K fold fits and the full fit (last), their
+    normalised ``H`` and the LU factors of ``H + lam I``.
+
+    One batched factorisation serves every system, and later solves reuse it. Two independent batched
+    LAPACK calls in one program can run at the same time, and jaxlib 0.10's CPU LAPACK kernels then
+    each wait for batch work queued on the same intra-op thread pool: on a 2-core machine both pool
+    threads wait and the process hangs (seen with gdb: two threads in jax::ParallelBatchMap under
+    dgetrf). Solves that depend on each other's results cannot overlap.
+    """
+    Phi = gaussian_kernel(Z, C, sigma)
+    P = (Phi[rows[0]], Phi[rows[1]])
+    Gp, Gm, hp, np_, nm = fold_moments(P, fp, fm)
+    H_tr, h_tr = _normalised(Gp.sum(0) - Gp, Gm.sum(0) - Gm, hp.sum(0) - hp, np_.sum() - np_, nm.sum() - nm,
+                             alpha)
+    H_full, h_full = _normalised(Gp.sum(0), Gm.sum(0), hp.sum(0), np_.sum(), nm.sum(), alpha)
+    H = jnp.concatenate([H_tr, H_full[None]])
+    lu = jax.scipy.linalg.lu_factor(H + lam * jnp.eye(C.shape[0], dtype=Z.dtype))
+    theta = jax.scipy.linalg.lu_solve(lu, jnp.concatenate([h_tr, h_full[None]])[..., None])[..., 0]
+    return theta, H, lu
+
+
 @jax.jit
 def rulsif_fold_thetas(Z, C, sigma, lam, alpha, rows, fp, fm):
     """Coefficients at one ``(sigma, lam)``: ``(theta_folds (K, b), theta_full (b,))``.
@@ -109,20 +131,7 @@ def rulsif_fold_thetas(Z, C, sigma, lam, alpha, rows, fp, fm):
     ``theta_folds[k]`` is fitted without fold ``k`` (cross-fitting),
     ``theta_full`` on every row.
     """
-    Phi = gaussian_kernel(Z, C, sigma)
-    P = (Phi[rows[0]], Phi[rows[1]])
-    b = C.shape[0]
-    Gp, Gm, hp, np_, nm = fold_moments(P, fp, fm)
-    H_tr, h_tr = _normalised(Gp.sum(0) - Gp, Gm.sum(0) - Gm, hp.sum(0) - hp, np_.sum() - np_, nm.sum() - nm,
-                             alpha)
-    H, h = _normalised(Gp.sum(0), Gm.sum(0), hp.sum(0), np_.sum(), nm.sum(), alpha)
-    eye = jnp.eye(b, dtype=Z.dtype)
-    # One batched solve for the K fold fits and the full fit. Two independent batched LAPACK calls in
-    # one program can run at the same time, and jaxlib 0.10's CPU LAPACK kernels then each wait for
-    # batch work queued on the same intra-op thread pool: on a 2-core machine both pool threads wait
-    # and the process hangs (seen with gdb: two threads in jax::ParallelBatchMap under dgetrf).
-    A = jnp.concatenate([H_tr, H[None]]) + lam * eye
-    theta = jnp.linalg.solve(A, jnp.concatenate([h_tr, h[None]])[..., None])[..., 0]
+    theta = _fold_solutions(Z, C, sigma, lam, alpha, rows, fp, fm)[0]
     return theta[:-1], theta[-1]
 
 
@@ -139,13 +148,53 @@ def rulsif_fit_core(Z, C, label, folds, sigmas, lams, alpha, rows, fp, fm, usabl
     losses = jnp.where(usable[:, None] & jnp.isfinite(losses), losses, jnp.inf)
     i, j = jnp.unravel_index(jnp.argmin(losses), losses.shape)
     sigma, lam = sigmas[i], lams[j]
-    theta_k, theta = rulsif_fold_thetas(Z, C, sigma, lam, alpha, rows, fp, fm)
+    thetas, H, (lu, piv) = _fold_solutions(Z, C, sigma, lam, alpha, rows, fp, fm)
+    theta_k, theta = thetas[:-1], thetas[-1]
     Phi = gaussian_kernel(Z, C, sigma)
     g_oof = jnp.sum(Phi * theta_k[folds], axis=1)
     g_in = Phi @ theta
     pe, se = pe_variational(g_oof, label, 1.0 - label, alpha)
+    correction = rulsif_pe_correction(Phi, label, folds, theta_k, H[:-1], (lu[:-1], piv[:-1]), alpha)
     return {"losses": losses, "sigma": sigma, "lam": lam, "theta": theta, "g_oof": g_oof, "g_in": g_in,
-            "pe": pe, "se": se}
+            "pe": pe + correction, "pe_correction": correction, "se": se}
+
+
+def rulsif_pe_correction(Phi, label, folds, theta_k, H, lu, alpha):
+    r"""Estimated downward bias of the cross-fitted divergence from the variance of the fold fits.
+
+    Held out, the fold fit ``g = phi^T theta_hat`` scores
+    ``PE(theta_hat) = PE(theta_lam) - (1/2) E_q[(g - g_lam)^2] + ...`` (the functional is maximised
+    at the ratio, so the loss is quadratic), and ``E_q[(g - g_lam)^2] = tr(H Cov theta_hat)`` for the
+    linear kernel model. ``theta_hat`` solves ``(H_hat + lam I) theta = h_hat``, so to first order
+    ``theta_hat - theta_lam = A^-1 (mean_+ u_+ + mean_- u_-)`` with ``A = H + lam I``, per numerator
+    row ``u_+ = phi (1 - alpha g)`` and per denominator row ``u_- = -(1 - alpha) phi g``; its
+    covariance is estimated within each sample from the training rows of the fold. ``H`` (K, b, b)
+    are the folds' normalised training moments and ``lu`` the LU factors of ``H + lam I``
+    (:func:`jax.scipy.linalg.lu_factor`), as used for the fold fits ``theta_k``.
+
+    Returns ``(1/2) tr(H A^-1 S A^-1)`` averaged over the folds (weighted by their sizes), ``S`` the
+    two-sample covariance of the mean score. What it does not remove is the fit's smoothing bias
+    ``(1/2) E_q[(g_lam - r_alpha)^2]``, which cross-validation keeps small.
+    """
+    K = theta_k.shape[0]
+    train = (folds[None, :] != jnp.arange(K)[:, None]).astype(Phi.dtype)       # (K, n)
+    wp, wm = train * label, train * (1.0 - label)
+    n_p, n_m = wp.sum(1), wm.sum(1)
+    g = jnp.einsum("nb,kb->kn", Phi, theta_k)
+    coef = jnp.where(label[None, :] == 1, 1.0 - alpha * g, -(1.0 - alpha) * g)  # u = coef * phi
+    # Within each sample, sum_n (u_n - u_bar)(u_n - u_bar)^T / n_s^2 = (sum_n u_n u_n^T - n_s u_bar u_bar^T) / n_s^2,
+    # so S is one weighted Gram product of Phi per fold, without forming the (K, n, b) scores
+    mean_p = jnp.einsum("kn,nb->kb", wp * coef, Phi) / n_p[:, None]
+    mean_m = jnp.einsum("kn,nb->kb", wm * coef, Phi) / n_m[:, None]
+    d = coef**2 * (wp / n_p[:, None] ** 2 + wm / n_m[:, None] ** 2)
+    S = (jax.lax.map(DenseDesign(X=Phi).gram, d)
+         - jnp.einsum("kb,kc->kbc", mean_p, mean_p) / n_p[:, None, None]
+         - jnp.einsum("kb,kc->kbc", mean_m, mean_m) / n_m[:, None, None])
+    # A^-1 S A^-1 = A^-1 (A^-1 S)^T for symmetric A and S: two solves with b right-hand sides, not n
+    M = jax.scipy.linalg.lu_solve(lu, jnp.swapaxes(jax.scipy.linalg.lu_solve(lu, S), 1, 2))
+    per_fold = 0.5 * jnp.einsum("kbc,kbc->k", H, M)
+    sizes = (1.0 - train).sum(1)
+    return jnp.sum(per_fold * sizes) / sizes.sum()
 
 
 def _map_whole_batches(one, labels, batch_size):
