@@ -25,8 +25,41 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["DenseDesign", "SparseRowsDesign", "sparse_rows_from_scipy", "padded_size", "pad_rows", "feature_design",
+__all__ = ["DenseDesign", "SparseRowsDesign", "sparse_rows_from_scipy", "padded_size", "pad_rows", "device_rows",
+           "feature_design",
            "padded_columns", "pad_columns"]
+
+
+# Rows per block of a tall Gram product (see _dense_gram); designs with fewer than 16 blocks of rows
+# take one product.
+GRAM_BLOCK = 4096
+
+
+def _weighted_cross(X, d):
+    # Contract over rows directly: writing X.T @ (...) makes XLA materialise the transpose,
+    # which costs more than the product itself for tall X.
+    return jax.lax.dot_general(X, d[:, None] * X, (((0,), (0,)), ((), ())))
+
+
+def _dense_gram(X, d):
+    """``X^T diag(d) X``. For tall ``X`` it is accumulated over blocks of ``GRAM_BLOCK`` rows: XLA's CPU
+    product of a (1M, 64) pair then runs 2-2.5x faster (measured: 0.29 s against 0.71 s, float64, 2
+    cores), since each block's operands stay in cache and the weighted copy is never materialised
+    whole. Only the order of the floating-point sums differs (relative 1e-15)."""
+    m = X.shape[0]
+    k = m // GRAM_BLOCK
+    if k < 16:
+        return _weighted_cross(X, d)
+    head = k * GRAM_BLOCK
+
+    def add_block(acc, i):
+        # slicing inside the loop: slicing X[:head] outside would copy the whole design first
+        start = i * GRAM_BLOCK
+        x = jax.lax.dynamic_slice_in_dim(X, start, GRAM_BLOCK)
+        return acc + _weighted_cross(x, jax.lax.dynamic_slice_in_dim(d, start, GRAM_BLOCK)), None
+
+    total = jax.lax.scan(add_block, jnp.zeros((X.shape[1], X.shape[1]), jnp.result_type(X, d)), jnp.arange(k))[0]
+    return total + _weighted_cross(X[head:], d[head:]) if head < m else total
 
 
 @partial(jax.tree_util.register_dataclass, data_fields=["X"], meta_fields=[])
@@ -45,9 +78,7 @@ class DenseDesign:
         return r @ self.X
 
     def gram(self, d):
-        # Contract over rows directly: writing X.T @ (...) makes XLA materialise the transpose,
-        # which costs more than the product itself for tall X.
-        return jax.lax.dot_general(self.X, d[:, None] * self.X, (((0,), (0,)), ((), ())))
+        return _dense_gram(self.X, d)
 
     def group_sums(self, r, g, n_groups):
         return jax.ops.segment_sum(r[:, None] * self.X, g, num_segments=n_groups)
@@ -144,6 +175,32 @@ def pad_columns(design, penalty, p: int):
     return SparseRowsDesign(cols=design.cols, vals=design.vals, p=p), np.r_[penalty, np.ones(p - design.p)]
 
 
+# XLA's CPU client uses a host buffer in place (no copy) when it is aligned to this many bytes.
+_XLA_ALIGN = 64
+
+
+def device_rows(arr, m: int) -> jax.Array:
+    """``pad_rows(arr, m)`` (zero padding) as a device array, copied from the host exactly once.
+
+    ``jnp.asarray`` of a large array copies it through a slow path (measured: 0.8-1.2 s for a
+    1M x 64 float64 design on 2 cores). Copying it instead, with its padding, into a host buffer
+    aligned to 64 bytes takes 0.1-0.35 s, and XLA's CPU client then adopts that buffer without a
+    second copy. The buffer is private (nothing else refers to it), so the device array never
+    changes. Call it inside ``prefstat._x64.x64_scope()`` for float64.
+    """
+    arr = np.asarray(arr)
+    shape = (m,) + arr.shape[1:]
+    if arr.nbytes < (1 << 20):
+        return jnp.asarray(pad_rows(arr, m))
+    nbytes = int(np.prod(shape)) * arr.itemsize
+    raw = np.empty(nbytes + _XLA_ALIGN, np.uint8)
+    start = (-raw.ctypes.data) % _XLA_ALIGN
+    out = raw[start:start + nbytes].view(arr.dtype).reshape(shape)
+    out[:arr.shape[0]] = arr
+    out[arr.shape[0]:] = 0
+    return jax.device_put(out)
+
+
 def pad_rows(arr, m: int, value=0) -> np.ndarray:
     """``arr`` padded with ``value`` to ``m`` rows (zero-weight padding leaves every sum unchanged)."""
     if m == arr.shape[0]:
@@ -177,5 +234,5 @@ def feature_design(Z, order=None, n_rows: int | None = None, names=None):
         design = SparseRowsDesign(cols=jnp.asarray(pad_rows(cols, rows)), vals=jnp.asarray(pad_rows(vals, rows)),
                                   p=Z.shape[1])
     else:
-        design = DenseDesign(X=jnp.asarray(pad_rows(np.asarray(Z, np.float64), rows)))
+        design = DenseDesign(X=device_rows(np.asarray(Z, np.float64), rows))
     return design, names

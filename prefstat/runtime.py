@@ -35,7 +35,12 @@ you have not set the corresponding JAX option yourself:
   runs in three), and with the pool off it always returned; others report the
   same wedge and the same cure (e.g. PyAutoFit issue 1530). With ``XLA_FLAGS``
   already set, nothing changes: add the flag yourself if you run large vmapped
-  studies.
+  studies. A related hang has a known cause: jaxlib 0.10's batched LAPACK
+  kernels split their batch over XLA's intra-op pool and block until it is done,
+  so two such calls running at once can leave no thread to do the work. prefstat's
+  programs never run two of them concurrently (:func:`prefstat.optim.run_after`
+  chains independent factorisations; ``tests/test_lapack_concurrency.py`` checks
+  the compiled programs).
 
 **Releasing compiled programs.** Every program XLA compiles stays mapped in
 memory while JAX caches it, several memory maps each, and Linux caps a

@@ -131,17 +131,22 @@ class BradleyTerry(PreferenceClassifier):
         Bootstrap refits (``cov_type="bootstrap"``).
     random_state : int, numpy Generator or None
         Seed of the bootstrap draws.
-    solver : {"auto", "newton", "lbfgs"}, default "auto"
-        Damped Newton (quadratic convergence) for item-level and sparse designs
-        with at most 2000 parameters; L-BFGS followed by one Newton step (with
-        the information the standard errors need anyway) for more parameters
-        or tall dense designs (n * d > 5e6).
+    solver : {"auto", "newton", "subsampled", "lbfgs"}, default "auto"
+        ``"auto"``: damped Newton (quadratic convergence) for at most 2000
+        parameters, except for tall dense designs (n * d > 5e6), which get
+        ``"subsampled"``: Newton steps on the full data whose Hessian comes
+        from every k-th row (about 30,000 rows; one gradient pass per step
+        instead of a full Hessian), then one full Newton step with the
+        information the standard errors need anyway. The estimate is the same
+        minimiser. ``"lbfgs"`` (more than 2000 parameters): L-BFGS followed by
+        that Newton step.
     tol : positive float or None
         Newton stops when the Newton decrement ``g^T H^-1 g <= tol^2 * total
-        weight`` (scale invariant; default 1e-12); L-BFGS when ``max|g| <= tol
-        * total weight`` (default 1e-10).
+        weight`` (scale invariant; default 1e-12); the subsampled steps at
+        ``tol / 100 * total weight``, before the final full Newton step squares
+        the error; L-BFGS when ``max|g| <= tol * total weight`` (default 1e-10).
     max_iter : int >= 1 or None
-        Default 100 (Newton) or 5000 (L-BFGS).
+        Default 100 (Newton, subsampled) or 5000 (L-BFGS).
 
     Attributes
     ----------
@@ -183,7 +188,7 @@ class BradleyTerry(PreferenceClassifier):
         self.tol = tol
         self.max_iter = max_iter
 
-    _solvers = ("auto", "newton", "lbfgs")
+    _solvers = ("auto", "newton", "subsampled", "lbfgs")
 
     def _check_params(self) -> None:
         """Validate every hyperparameter (called by ``fit``)."""
@@ -203,12 +208,13 @@ class BradleyTerry(PreferenceClassifier):
 
     def _solver_options(self, design) -> dict:
         # A dense Hessian costs n p^2 per Newton step; for tall dense designs a gradient costs
-        # only n p, so L-BFGS (plus one Newton step at the end) is cheaper. Item-level and
-        # sparse designs build their Hessian in O(nnz) and keep Newton up to 2000 parameters.
+        # only n p, so Newton steps with a subsample's Hessian (plus one full Newton step at the
+        # end) are cheaper. Item-level and sparse designs build their Hessian in O(nnz) and keep
+        # Newton up to 2000 parameters; beyond that, L-BFGS.
         tall_dense = isinstance(design, DenseDesign) and design.X.shape[0] * design.p > 5_000_000
-        newton_ok = design.p <= 2000 and not tall_dense
-        solver = self.solver if self.solver != "auto" else ("newton" if newton_ok else "lbfgs")
-        newton_ = solver == "newton"
+        auto = "lbfgs" if design.p > 2000 else ("subsampled" if tall_dense else "newton")
+        solver = self.solver if self.solver != "auto" else auto
+        newton_ = solver != "lbfgs"
         tol = self.tol if self.tol is not None else (1e-12 if newton_ else 1e-10)
         max_iter = self.max_iter if self.max_iter is not None else (100 if newton_ else 5000)
         return dict(solver=solver, gtol=tol, max_iter=max_iter)
