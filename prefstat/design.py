@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = ["DenseDesign", "SparseRowsDesign", "sparse_rows_from_scipy", "padded_size", "pad_rows", "device_rows",
-           "feature_design",
+           "to_device", "feature_design",
            "padded_columns", "pad_columns"]
 
 
@@ -179,6 +179,17 @@ def pad_columns(design, penalty, p: int):
 _XLA_ALIGN = 64
 
 
+def to_device(arr) -> jax.Array:
+    """A host array as a device array (a private copy), without compiling anything.
+
+    ``jnp.asarray`` of a numpy array runs a small compiled program (``jit(stage)``), one per shape
+    and dtype; in a fresh process each costs a compilation-cache lookup of several milliseconds,
+    which adds up over the handful of inputs of a small fit. ``jax.device_put`` only transfers.
+    Call it inside ``prefstat._x64.x64_scope()`` for float64.
+    """
+    return jax.device_put(np.asarray(arr), may_alias=False)
+
+
 def device_rows(arr, m: int) -> jax.Array:
     """``pad_rows(arr, m)`` (zero padding) as a device array, copied from the host exactly once.
 
@@ -191,7 +202,7 @@ def device_rows(arr, m: int) -> jax.Array:
     arr = np.asarray(arr)
     shape = (m,) + arr.shape[1:]
     if arr.nbytes < (1 << 20):
-        return jnp.asarray(pad_rows(arr, m))
+        return to_device(pad_rows(arr, m))
     nbytes = int(np.prod(shape)) * arr.itemsize
     raw = np.empty(nbytes + _XLA_ALIGN, np.uint8)
     start = (-raw.ctypes.data) % _XLA_ALIGN

@@ -34,21 +34,35 @@ __all__ = ["COV_TYPES", "Inference", "model_cov", "sandwich_cov", "cluster_cov",
 COV_TYPES = ("model", "robust", "cluster", "bootstrap")
 
 
+def _on_host(*arrays) -> bool:
+    # Host (numpy) inputs are computed with numpy: an eager jnp operation compiles a small program,
+    # a compilation-cache lookup of several milliseconds per primitive in a fresh process, while
+    # these products take microseconds. Traced inputs (jitted and vmapped cores) stay in jnp.
+    return all(isinstance(a, np.ndarray) for a in arrays)
+
+
 def _inv(bread):
     # Symmetrise before inverting: the bread of an MLE is symmetric up to rounding.
     bread = 0.5 * (bread + bread.T)
+    if isinstance(bread, np.ndarray):
+        try:
+            return np.linalg.inv(bread)
+        except np.linalg.LinAlgError:
+            # exactly singular: NaN, as jnp.linalg.inv gives, so that callers' finiteness checks name the cause
+            return np.full(bread.shape, np.nan)
     return jnp.linalg.inv(bread)
 
 
 def model_cov(bread):
     """Inverse information ``A^-1`` (valid when the model is correctly specified)."""
-    return _inv(jnp.asarray(bread))
+    return _inv(bread if _on_host(bread) else jnp.asarray(bread))
 
 
 def sandwich_cov(bread, meat):
     """Huber-White sandwich ``A^-1 B A^-1`` (HC0)."""
-    a_inv = _inv(jnp.asarray(bread))
-    cov = a_inv @ jnp.asarray(meat) @ a_inv.T
+    xp = np if _on_host(bread, meat) else jnp
+    a_inv = _inv(xp.asarray(bread))
+    cov = a_inv @ xp.asarray(meat) @ a_inv.T
     return 0.5 * (cov + cov.T)
 
 
@@ -58,7 +72,7 @@ def cluster_cov(bread, group_scores, n_obs, correction: bool = True):
     ``group_scores`` is (G, p): the summed estimating function of each cluster.
     ``n_obs`` is the number of observations (sum of frequency weights).
     """
-    S = jnp.asarray(group_scores)
+    S = group_scores if _on_host(group_scores) else jnp.asarray(group_scores)
     n_groups, p = S.shape
     if n_groups < 2:
         raise ValueError("cluster-robust standard errors need at least two groups; 'groups' has only one.")

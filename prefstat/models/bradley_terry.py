@@ -41,6 +41,7 @@ import warnings
 from dataclasses import dataclass
 from functools import partial
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
@@ -50,7 +51,7 @@ from .._x64 import x64
 from ..data import ComparisonTable, as_table, factorize_items
 from ..data.keys import unique_keys
 from ..design import (DenseDesign, SparseRowsDesign, feature_design, pad_columns, pad_rows, padded_columns,
-                      padded_size)
+                      padded_size, to_device)
 from ..distributed import (ItemCells, PartitionedTable, TransferLog, as_partitioned, cells_from_rows, fit_features,
                            is_partitioned, item_cells)
 from ..existence import check_beat_graph, check_identifiable, find_separation
@@ -70,6 +71,14 @@ __all__ = ["BradleyTerry", "fit_core", "bt_objective", "item_design", "item_tran
 # prefstat.losses on the item or feature design; its MLE is that loss's minimiser.
 bt_objective = logistic_objective
 fit_core = logistic_fit
+
+
+@partial(jax.jit, static_argnames=("max_iter", "solver"))
+def _fit_and_predictor(design, W, WY, penalty, beta0, gtol=1e-12, max_iter=100, solver="newton"):
+    # the fit and its linear predictor in one compiled program: computed eagerly afterwards, the
+    # predictor's half-dozen primitives each cost a compilation-cache lookup in a fresh process
+    res = fit_core(design, W, WY, penalty, beta0, gtol=gtol, max_iter=max_iter, solver=solver)
+    return res, design.matvec(res.x)
 
 
 @dataclass
@@ -303,7 +312,7 @@ class BradleyTerry(PreferenceClassifier):
         names = list(items) + (["order_effect"] if co is not None else [])
 
         mp = padded_size(m)
-        design = SparseRowsDesign(cols=jnp.asarray(pad_rows(cols, mp)), vals=jnp.asarray(pad_rows(vals, mp)), p=p_free)
+        design = SparseRowsDesign(cols=to_device(pad_rows(cols, mp)), vals=to_device(pad_rows(vals, mp)), p=p_free)
         atoms = None
         if self.cov_type == "bootstrap":
             akey, arow = np.unique(np.column_stack([row_cell, rows[0]]), axis=0, return_inverse=True)
@@ -360,24 +369,24 @@ class BradleyTerry(PreferenceClassifier):
         # padded coordinates stay 0 and every reported number is that of the unpadded problem).
         design, penalty = pad_columns(prob.design, prob.penalty, padded_columns(p))
         padded = dataclasses.replace(prob, design=design, penalty=penalty)
-        W, WY = jnp.asarray(prob.W), jnp.asarray(prob.WY)
+        W, WY = to_device(prob.W), to_device(prob.WY)
         self._opts = self._solver_options(prob.design)
         start = np.zeros(design.p)
         if beta0 is not None:
             start[:p] = np.asarray(beta0)
-        res_pad = fit_core(design, W, WY, jnp.asarray(penalty), jnp.asarray(start), **self._opts)
-        eta = np.asarray(design.matvec(res_pad.x))
+        res_pad, eta = _fit_and_predictor(design, W, WY, to_device(penalty), to_device(start), **self._opts)
+        eta = np.asarray(eta)
         # sliced on the host: an eager slice of a device array would compile once per p again
         res = res_pad._replace(x=np.asarray(res_pad.x)[:p], grad=np.asarray(res_pad.grad)[:p],
                                hess=np.asarray(res_pad.hess)[:p, :p])
         self._check_solution(prob, res, eta)
         meat = None
         if self.cov_type == "robust":
-            meat = np.asarray(logistic_meat(design, W, WY, jnp.asarray(prob.WY2), res_pad.x))[:p, :p]
+            meat = np.asarray(logistic_meat(design, W, WY, to_device(prob.WY2), res_pad.x))[:p, :p]
 
         group_scores = None
         if prob.group is not None:
-            group_scores = np.asarray(logistic_group_scores(design, W, WY, res_pad.x, jnp.asarray(prob.group),
+            group_scores = np.asarray(logistic_group_scores(design, W, WY, res_pad.x, to_device(prob.group),
                                                             prob.n_groups))[:, :p]
         draws = None
         if self.cov_type == "bootstrap":
@@ -417,7 +426,7 @@ class BradleyTerry(PreferenceClassifier):
             raise ValueError("the covariance is not finite: the weights are too large (or too extreme) for "
                              "float64; rescale sample_weight.")
         self._report(prob.names, prob.T @ beta, cov_all, draws, nobs)
-        loglik = float(-res.value + 0.5 * np.sum(prob.penalty * beta**2))
+        loglik = -float(res.value) + 0.5 * float(np.sum(prob.penalty * beta**2))
         self.loglik_ = loglik
         self.deviance_ = 2.0 * (prob.loglik_saturated - loglik)
         self.nobs_ = nobs
