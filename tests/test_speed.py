@@ -117,6 +117,10 @@ def test_second_process_reads_compiled_programs_from_the_cache(tmp_path):
     assert (tmp_path / "cache" / "prefstat" / "jax").is_dir()
     assert first["misses"] > 0
     assert second["misses"] == 0 and second["hits"] == first["requests"] > 0
+    # the fit's program and the robust meat's, nothing else: an eager jnp operation on host data (e.g.
+    # jnp.asarray of a numpy array) is a compiled program of its own, one cache lookup of several
+    # milliseconds each in every fresh process (there were 21 before they were removed)
+    assert first["requests"] <= 3
     np.testing.assert_array_equal(first["coef"], second["coef"])
     np.testing.assert_array_equal(first["se"], second["se"])
 
