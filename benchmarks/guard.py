@@ -8,10 +8,10 @@ far less on the machine than a wall time:
 * ``items_vs_choix``      choix.ilsr_pairwise / prefstat BT with model SEs, 20k comparisons x 50 items (warm)
 * ``features_vs_sklearn`` sklearn LogisticRegression (no SEs) / prefstat BT with robust SEs, 100k x 16 (warm)
 * ``sim_vs_sklearn``      per-fit time of a scikit-learn loop / of a vmapped ``Study`` (BT with SEs, n=2000, d=10)
-* ``contention``          BT fit (20k x 50) quiet / beside a second process running a simulation (1 = no slowdown);
-                          informational (listed under "informational" in the reference file): it is
-                          reported but never fails the guard, since on one idle 2-core machine it
-                          ranged from 0.33 to 0.81 within a day (it measures the OS scheduler as much as us)
+* ``contention``          BT fit (100k x 200, model SEs) quiet / median of three beside a second process running a
+                          simulation study (1 = no slowdown; the issue's target is >= 0.4, at most 2.5x slower).
+                          Its reference is set so that the 70% threshold is that target. A metric listed
+                          under "informational" in the reference file is reported but never fails the guard.
 
 Usage::
 
@@ -151,7 +151,7 @@ def sim_vs_sklearn() -> float | None:
 _FIT_LOOP = """
 import sys, time, numpy as np, prefstat as ps
 rng = np.random.default_rng(0)
-k, n = 50, 20_000
+k, n = 200, 100_000
 a = rng.integers(0, k, n); b = (a + rng.integers(1, k, n)) % k
 y = (rng.random(n) < 0.5).astype(float); X = np.column_stack([a, b])
 bt = ps.BradleyTerry(); bt.fit(X, y)
@@ -161,26 +161,33 @@ for _ in range(15):
 print(np.median(ts))
 """
 
-_SIMULATION = "from prefstat.cli import main; main(['simulate', 'bt-coverage', '--reps', '200', '--out', sys.argv[1]])"
+# A study long enough to be still running when the busy fits are timed (it is killed afterwards): a
+# short one spends most of its life importing, compiling and plotting, and the figure then depends
+# on which phase the timed fit happened to meet.
+_SIMULATION = "from prefstat.cli import main; main(['simulate', 'bt-coverage', '--reps', '20000', '--out', sys.argv[1]])"
 
 
-def contention() -> float:
+def contention() -> float | None:
     env = _env()
 
     def fit_time() -> float:
         out = subprocess.run([sys.executable, "-c", _FIT_LOOP], env=env, check=True, capture_output=True, text=True)
         return float(out.stdout.split()[-1])
 
-    quiet = fit_time()
+    quiet = min(fit_time() for _ in range(2))
     with tempfile.TemporaryDirectory() as tmp:
         other = subprocess.Popen([sys.executable, "-c", "import sys; " + _SIMULATION, tmp], env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            time.sleep(5)  # let it get past its imports and compilation
-            busy = fit_time()
+            time.sleep(8)  # past its imports and compilation, into the vmapped replications
+            busy = sorted(fit_time() for _ in range(3))[1]
+            running = other.poll() is None
         finally:
             other.kill()
             other.wait()
+    if not running:
+        print("contention: the competing study ended before the busy fits did; no figure")
+        return None
     return quiet / busy
 
 
@@ -210,7 +217,7 @@ def main(argv=None) -> int:
     for name in names:
         ratio = METRICS[name]()
         if ratio is None:
-            print(f"{name:<20} skipped (peer not installed)")
+            print(f"{name:<20} skipped (peer not installed, or no valid measurement)")
             continue
         ref = reference.get(name)
         tries = 0

@@ -254,3 +254,18 @@ def _study_estimator():
     from prefstat.simulate.estimators import BTSim
 
     return BTSim(name="bt-release")
+
+
+def test_small_host_algebra_runs_one_blas_thread_and_restores_it():
+    # a multi-threaded OpenBLAS spins on a busy machine (prefstat.runtime); the limit is scoped to the call
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [m["num_threads"] for m in threadpool_info() if m["user_api"] == "blas"]
+
+    before = blas_threads()
+    with runtime.single_thread_blas(runtime.SMALL_HOST_MATRIX - 1):
+        assert set(blas_threads()) <= {1}
+    assert blas_threads() == before
+    with runtime.single_thread_blas(runtime.SMALL_HOST_MATRIX):
+        assert blas_threads() == before

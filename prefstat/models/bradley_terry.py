@@ -57,6 +57,7 @@ from ..distributed import (ItemCells, PartitionedTable, TransferLog, as_partitio
 from ..existence import check_beat_graph, check_identifiable, find_separation
 from ..inference import COV_TYPES, EstimationResults, Inference
 from ..optim import OptimResult
+from ..runtime import single_thread_blas
 from ..losses import (SUSPICIOUS_ETA, logistic_fit, logistic_group_scores, logistic_meat,
                       logistic_objective)
 from ..validation import check_bool, check_int, check_option, check_random_state, check_real, warn_caller
@@ -363,6 +364,10 @@ class BradleyTerry(PreferenceClassifier):
 
     def _fit_problem(self, prob, beta0=None):
         """Solve, check and store one built problem (``beta0``: warm start in the free parametrisation)."""
+        with single_thread_blas(prob.design.p):  # see prefstat.runtime: spinning BLAS threads on a busy machine
+            return self._solve_and_store(prob, beta0)
+
+    def _solve_and_store(self, prob, beta0):
         p = prob.design.p
         # Compiled programs are shared across tables: rows are padded to buckets (padded_size), and
         # so are the parameters of item-level / sparse designs (zero columns, unit penalty: the
