@@ -124,6 +124,9 @@ def single_thread_blas(n_rows: int):
         yield
         return
     if not _BLAS_CONTROLLER:
+        # the controller sees only the libraries loaded when it is built: scipy's OpenBLAS (which also
+        # serves JAX's CPU LAPACK calls) is loaded by scipy.linalg
+        import scipy.linalg  # noqa: F401
         from threadpoolctl import ThreadpoolController
 
         _BLAS_CONTROLLER.append(ThreadpoolController())
