@@ -58,9 +58,11 @@ its threads spin while they wait for each other: on a busy machine one of them
 is descheduled and a 100k-row fit that takes 20-30 ms slowed 3-10x beside a
 simulation study in another process (measured on 2 cores; with one BLAS thread
 it slowed 1.2x, and it was faster on a quiet machine too). For matrices below
-:data:`SMALL_HOST_MATRIX` rows, prefstat's fits therefore limit numpy's BLAS to
-one thread while they run (:func:`single_thread_blas`, threadpoolctl), and
-restore it afterwards. The limit is process-wide while it lasts: BLAS calls of
+:data:`SMALL_HOST_MATRIX` rows, Bradley-Terry fits (and the Davidson model and
+the leaderboard, which use them) therefore limit BLAS to one thread while they
+run (:func:`single_thread_blas`, threadpoolctl), and restore it afterwards. The
+same OpenBLAS serves JAX's CPU LAPACK calls, so the limit covers the Newton
+steps' factorisations too. The limit is process-wide while it lasts: BLAS calls of
 another thread of yours during a fit run single-threaded too.
 
 Turn either off with the environment variables ``PREFSTAT_NO_CACHE=1`` and
