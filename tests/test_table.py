@@ -397,3 +397,21 @@ def test_one_huge_weight_is_not_reported_as_non_identifiable():
     with pytest.raises(ValueError, match=r"2\*\*53") as err:
         ps.BradleyTerry().fit(X_ITEMS, Y, sample_weight=np.r_[1e300, np.ones(5)])
     assert "identifiable" not in str(err.value)
+
+
+@pytest.mark.parametrize("values", [
+    np.array([0.0, np.nan, 1.0, np.inf, -np.inf]),
+    np.array([1, 0, 2]),
+    np.array([True, False]),
+    np.array([1 + 0j, np.nan + 0j]),
+    np.array(["a", None, "b", np.nan], dtype=object),
+    np.array(["2020-01-01", "NaT"], dtype="datetime64[D]"),
+    [0.5, None, float("nan")],
+    pd.array([1, None, 2], dtype="Int64"),
+])
+def test_missing_mask_is_pandas_isna(values):
+    # the numeric fast path must mark exactly what pandas marks (inf is not missing)
+    from prefstat.data import missing_mask
+
+    expected = pd.isna(pd.Series(values, dtype=object)).to_numpy(bool)
+    np.testing.assert_array_equal(missing_mask(values), expected)

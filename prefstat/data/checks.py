@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["describe_rows", "to_float", "check_outcome", "check_weight", "check_weight_range", "check_order",
+__all__ = ["describe_rows", "missing_mask", "to_float", "check_outcome", "check_weight", "check_weight_range", "check_order",
            "check_shape", "as_labels", "factorize_items", "MAX_TOTAL_WEIGHT", "MAX_WEIGHT_RATIO"]
 
 _MAX_ROWS_SHOWN = 5
@@ -18,6 +18,20 @@ def describe_rows(mask: np.ndarray) -> str:
     shown = ", ".join(str(i) for i in idx[:_MAX_ROWS_SHOWN])
     more = f" and {idx.size - _MAX_ROWS_SHOWN} more" if idx.size > _MAX_ROWS_SHOWN else ""
     return f"row{'s' if idx.size > 1 else ''} {shown}{more}"
+
+
+def missing_mask(values) -> np.ndarray:
+    """Boolean mask of the missing entries (NaN, None, pandas NA or NaT) of a one-dimensional column.
+
+    Numeric arrays (the usual input) are read directly: the object Series that the general case
+    needs costs ~25 ms per million rows. Infinite values are not missing here (``to_float`` rejects
+    them with its own message).
+    """
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fc":
+        return np.isnan(values)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iub":
+        return np.zeros(values.shape, dtype=bool)
+    return pd.isna(pd.Series(values, dtype=object)).to_numpy(bool)
 
 
 def to_float(name: str, values, n: int | None) -> np.ndarray:
@@ -37,7 +51,7 @@ def to_float(name: str, values, n: int | None) -> np.ndarray:
         converted = pd.to_numeric(pd.Series(arr, dtype=object), errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan
         )
-        bad = np.isnan(converted) & ~pd.isna(pd.Series(arr, dtype=object)).to_numpy()
+        bad = np.isnan(converted) & ~missing_mask(arr)
         if bad.any():
             first = arr[np.flatnonzero(bad)[0]]
             raise ValueError(

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 
 from ..validation import warn_caller
 from .arena import winner_outcomes
-from .checks import (as_labels, check_order, check_outcome, check_shape, check_weight, check_weight_range,
+from .checks import (as_labels, missing_mask, check_order, check_outcome, check_shape, check_weight, check_weight_range,
                      describe_rows, factorize_items, to_float)
 from .readers import check_unique_column, read_csv, read_file, read_parquet
 
@@ -197,7 +197,7 @@ class ComparisonTable:
                 raise ValueError(
                     f"column '{n_g}' must be one-dimensional with {n} rows; got shape {g.shape}."
                 )
-            missing = pd.isna(pd.Series(g, dtype=object)).to_numpy()
+            missing = missing_mask(g)
             if missing.any():
                 raise ValueError(f"column '{n_g}' has missing group ids at {describe_rows(missing)}; fill or drop them.")
         o = None
@@ -416,7 +416,7 @@ def _outcome_and_judge(name: str, outcome, n: int, ai_label, ai_name: str):
         except ValueError:  # ragged: to_float names the column
             arr = np.empty(0)
         if arr.ndim == 1 and arr.shape[0] == n:
-            missing = pd.isna(pd.Series(arr, dtype=object)).to_numpy()
+            missing = missing_mask(arr)
             if missing.any():
                 raise ValueError(
                     f"column '{name}' has NaN or infinite values at {describe_rows(missing)} (missing outcomes). If "
@@ -429,7 +429,7 @@ def _outcome_and_judge(name: str, outcome, n: int, ai_label, ai_name: str):
     check_outcome(ai_name, ai)
     arr = np.asarray(outcome, dtype=object) if not isinstance(outcome, np.ndarray) else outcome
     check_shape(name, arr, n)
-    missing = pd.isna(pd.Series(arr, dtype=object)).to_numpy()
+    missing = missing_mask(arr)
     y = to_float(name, np.where(missing, 0.0, arr), n)
     check_outcome(name, y)
     y[missing] = np.nan

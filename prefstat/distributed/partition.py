@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..data.checks import as_labels, check_order, check_outcome, describe_rows, to_float
+from ..data.checks import as_labels, check_order, check_outcome, describe_rows, missing_mask, to_float
 
 __all__ = ["read_parquet_file", "standardize", "item_cell_sums", "combine_item_cells", "feature_summary",
            "combine_feature_summary", "feature_vgh", "feature_meat", "feature_group_scores", "combine_sum",
@@ -90,7 +90,7 @@ def _standardize(frame, spec):
         out["X"] = np.column_stack([to_float(c, col(c), n) for c in spec["features"]])
     if spec["ai_label"] is not None:
         raw = col(spec["outcome"])
-        human = ~pd.isna(pd.Series(raw, dtype=object)).to_numpy(bool)
+        human = ~missing_mask(raw)
         y = np.full(n, np.nan)
         y[human] = to_float(spec["outcome"], raw[human], None)
         check_outcome(spec["outcome"], y[human])
@@ -107,7 +107,7 @@ def _standardize(frame, spec):
     out["w"] = w
     if spec["group"] is not None:
         g = col(spec["group"])
-        bad = pd.isna(pd.Series(g, dtype=object)).to_numpy(bool)
+        bad = missing_mask(g)
         if bad.any():
             raise ValueError(f"column '{spec['group']}' has missing group ids at {describe_rows(bad)}; fill or drop them.")
         out["g"] = g

@@ -123,7 +123,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
-from ..data import ComparisonTable, describe_rows, table_arrays
+from ..data import ComparisonTable, describe_rows, missing_mask, table_arrays
 from ..inference import EstimationResults, cluster_influence_cov, influence_cov
 from ..losses import DIVERGED_ETA
 from ..nuisance import (assign_folds, check_finite_ratio, crossfit_logistic, crossfit_logistic_ratio,
@@ -289,7 +289,7 @@ class DIPO(BaseEstimator):
         b = np.asarray(by, dtype=object)
         if b.shape != human.shape:
             raise ValueError(f"by must have one group label per row ({human.size}); got shape {b.shape}.")
-        missing = pd.isna(pd.Series(b, dtype=object)).to_numpy() & (human | target)
+        missing = missing_mask(b) & (human | target)
         if missing.any():
             raise ValueError(f"by has missing group labels on {describe_rows(missing)}; every target and human row "
                              "needs its group.")
