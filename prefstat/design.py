@@ -242,7 +242,7 @@ def feature_design(Z, order=None, n_rows: int | None = None, names=None):
     rows = padded_size(Z.shape[0]) if n_rows is None else int(n_rows)
     if sp.issparse(Z):
         cols, vals = sparse_rows_from_scipy(Z)
-        design = SparseRowsDesign(cols=jnp.asarray(pad_rows(cols, rows)), vals=jnp.asarray(pad_rows(vals, rows)),
+        design = SparseRowsDesign(cols=to_device(pad_rows(cols, rows)), vals=to_device(pad_rows(vals, rows)),
                                   p=Z.shape[1])
     else:
         design = DenseDesign(X=device_rows(np.asarray(Z, np.float64), rows))

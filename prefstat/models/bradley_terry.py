@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from functools import partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
@@ -669,7 +668,7 @@ class BradleyTerry(PreferenceClassifier):
         if self.kind_ == "features" or not converged:
             info = np.asarray(res.hess)
             if not np.all(np.isfinite(info)):
-                info = np.asarray(prob.design.gram(0.25 * jnp.asarray(prob.W))) + np.diag(prob.penalty)
+                info = np.asarray(prob.design.gram(0.25 * to_device(prob.W))) + np.diag(prob.penalty)
             check_identifiable(info, self._free_names(prob))
         if not converged:
             raise ValueError(
