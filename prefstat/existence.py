@@ -47,6 +47,10 @@ def check_beat_graph(a: np.ndarray, b: np.ndarray, left_won: np.ndarray, right_w
     src = np.concatenate([a[left_won > 0], b[right_won > 0]])
     dst = np.concatenate([b[left_won > 0], a[right_won > 0]])
     graph = sp.csr_matrix((np.ones(src.size), (src, dst)), shape=(k, k))
+    # strongly connected (the usual case) implies weakly connected: one graph search, not two
+    n_strong, strong = connected_components(graph, directed=True, connection="strong")
+    if n_strong == 1:
+        return
     n_weak, weak = connected_components(graph, directed=True, connection="weak")
     if n_weak > 1:
         sizes = np.bincount(weak)
@@ -55,9 +59,6 @@ def check_beat_graph(a: np.ndarray, b: np.ndarray, left_won: np.ndarray, right_w
             f"the comparison graph is disconnected: {n_weak} groups of items never met each other "
             f"(e.g. {{{parts[0]}}} vs {{{parts[1]}}}), so their abilities are not comparable. " + _PENALTY_HINT
         )
-    n_strong, strong = connected_components(graph, directed=True, connection="strong")
-    if n_strong == 1:
-        return
     wins = np.bincount(src, minlength=k)
     losses = np.bincount(dst, minlength=k)
     never_lost = np.flatnonzero(losses == 0)

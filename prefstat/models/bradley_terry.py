@@ -99,6 +99,14 @@ class _Problem:
     reparam: object = None  # fast T V T^T (None: T is the identity or small)
     loglik_saturated: float = 0.0
     extra: np.ndarray | None = None  # per-cell sums from BradleyTerry._cell_stats (subclass likelihoods)
+    # Checks of the input that change nothing in the problem (e.g. that the MLE exists). The solver
+    # runs them after dispatching the fit, so that they overlap the device's work; each raises, as
+    # before the fit, before any result is read.
+    pending: tuple = ()
+
+    def run_pending(self) -> None:
+        for check in self.pending:
+            check()
 
 
 def _row_entropy(y, w) -> float:
@@ -298,8 +306,7 @@ class BradleyTerry(PreferenceClassifier):
         ca, cb = a[first], b[first]
         co = o[first] if o is not None else None
         cg = group_codes[first] if group_codes is not None else None
-        if self.alpha == 0:
-            check_beat_graph(ca, cb, WY, W - WY, items)
+        pending = (partial(check_beat_graph, ca, cb, WY, W - WY, items),) if self.alpha == 0 else ()
 
         penalised = self.alpha > 0
         cols, vals = item_design(ca, cb, co, k, ref, penalised, np)
@@ -324,7 +331,8 @@ class BradleyTerry(PreferenceClassifier):
                         T=T, names=names, n_cells=m, reparam=reparam,
                         group=None if cg is None else pad_rows(cg, mp),
                         n_groups=0 if cg is None else int(group_codes.max() + 1), atoms=atoms,
-                        loglik_saturated=loglik_saturated, extra=None if extra is None else pad_rows(extra, mp))
+                        loglik_saturated=loglik_saturated, extra=None if extra is None else pad_rows(extra, mp),
+                        pending=pending)
 
     def _build_features(self, table, y, w, o, group_codes) -> _Problem:
         n, d = table.features.shape
@@ -379,19 +387,22 @@ class BradleyTerry(PreferenceClassifier):
         if beta0 is not None:
             start[:p] = np.asarray(beta0)
         res_pad, eta = _fit_and_predictor(design, W, WY, to_device(penalty), to_device(start), **self._opts)
+        # queued behind the fit (JAX dispatches asynchronously); read only once the solution is checked
+        meat = group_scores = None
+        if self.cov_type == "robust":
+            meat = logistic_meat(design, W, WY, to_device(prob.WY2), res_pad.x)
+        if prob.group is not None:
+            group_scores = logistic_group_scores(design, W, WY, res_pad.x, to_device(prob.group), prob.n_groups)
+        prob.run_pending()  # on the host while the device fits
         eta = np.asarray(eta)
         # sliced on the host: an eager slice of a device array would compile once per p again
         res = res_pad._replace(x=np.asarray(res_pad.x)[:p], grad=np.asarray(res_pad.grad)[:p],
                                hess=np.asarray(res_pad.hess)[:p, :p])
         self._check_solution(prob, res, eta)
-        meat = None
-        if self.cov_type == "robust":
-            meat = np.asarray(logistic_meat(design, W, WY, to_device(prob.WY2), res_pad.x))[:p, :p]
-
-        group_scores = None
-        if prob.group is not None:
-            group_scores = np.asarray(logistic_group_scores(design, W, WY, res_pad.x, to_device(prob.group),
-                                                            prob.n_groups))[:, :p]
+        if meat is not None:
+            meat = np.asarray(meat)[:p, :p]
+        if group_scores is not None:
+            group_scores = np.asarray(group_scores)[:, :p]
         draws = None
         if self.cov_type == "bootstrap":
             draws = self._bootstrap(padded, res_pad.x)[:, :p] @ prob.T.T
@@ -655,7 +666,7 @@ class BradleyTerry(PreferenceClassifier):
 
     def _free_names(self, prob) -> list:
         # Names of the fitted (free) parameters: reported names of the columns T selects.
-        return [prob.names[int(np.argmax(np.abs(prob.T[:, j])))] for j in range(prob.T.shape[1])]
+        return [prob.names[i] for i in np.argmax(np.abs(prob.T), axis=0)]
 
     def _check_solution(self, prob, res, eta):
         """Raise if the MLE does not exist, is not identified, or was not reached."""

@@ -219,6 +219,7 @@ class DavidsonBradleyTerry(BradleyTerry):
         tie_share = prob.extra[:, 1].sum() / prob.extra.sum()
         x0 = jnp.zeros(prob.design.p + 1).at[-1].set(np.log(2.0 * tie_share / (1.0 - tie_share)))
         res = davidson_fit_core(prob.design, counts, penalty, x0, **opts)
+        prob.run_pending()  # on the host while the device fits
         eta = np.asarray(prob.design.matvec(res.x[:-1]))
         self._check_solution(prob, res, eta)
         meat = np.asarray(_robust_meat(prob.design, counts, res.x)) if self.cov_type == "robust" else None
