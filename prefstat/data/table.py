@@ -36,7 +36,7 @@ import scipy.sparse as sp
 from ..validation import warn_caller
 from .arena import winner_outcomes
 from .checks import (as_labels, missing_mask, check_order, check_outcome, check_shape, check_weight, check_weight_range,
-                     describe_rows, factorize_items, to_float)
+                     describe_rows, factorize_items, nonfinite_rows, to_float)
 from .readers import check_unique_column, read_csv, read_file, read_parquet
 
 __all__ = ["ComparisonTable", "as_table", "table_arrays"]
@@ -173,7 +173,7 @@ class ComparisonTable:
                 raise ValueError(f"'{n_x}' must be two-dimensional (n, d); got shape {Z.shape}.")
             if Z.shape[0] == 0:
                 raise ValueError("the comparison table is empty: there are no rows to fit.")
-            bad = ~np.isfinite(Z).all(axis=1)
+            bad = nonfinite_rows(Z)
             if bad.any():
                 raise ValueError(f"'{n_x}' has NaN or infinite entries at {describe_rows(bad)}; remove or fill them.")
         if Z.shape[1] == 0:
