@@ -178,3 +178,20 @@ def test_debiased_bradley_terry_reports_through_estimation_results():
     assert diff.estimate[0] == pytest.approx(c @ res.estimate, abs=1e-15)
     assert diff.stderr[0] == pytest.approx(np.sqrt(c @ res.cov @ c), rel=1e-12)
     assert len(res.pairwise()) == 6
+
+
+def test_host_inverse_of_the_bread():
+    # Positive definite breads are inverted through their Cholesky factor on the host; indefinite,
+    # singular and non-finite ones as before (LU, NaN when exactly singular).
+    from prefstat.inference import model_cov
+
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(60, 40))
+    H = A.T @ A
+    np.testing.assert_allclose(model_cov(H), np.linalg.inv(H), rtol=1e-10, atol=0)
+    assert np.array_equal(model_cov(H), model_cov(H).T)
+    J = np.array([[1.0, 2.0], [2.0, 1.0]])  # indefinite
+    np.testing.assert_allclose(model_cov(J), np.linalg.inv(J), rtol=1e-14)
+    assert np.isnan(model_cov(np.ones((2, 2)))).all()
+    np.testing.assert_array_equal(model_cov(np.array([[np.inf, 0.0], [0.0, 1.0]])),
+                                  np.linalg.inv(np.array([[np.inf, 0.0], [0.0, 1.0]])))

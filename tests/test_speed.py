@@ -269,3 +269,18 @@ def test_small_host_algebra_runs_one_blas_thread_and_restores_it():
     assert blas_threads() == before
     with runtime.single_thread_blas(runtime.SMALL_HOST_MATRIX):
         assert blas_threads() == before
+
+
+def test_row_buckets_waste_at_most_a_quarter_above_4096_rows():
+    # Padding to whole powers of two ran 36,528 item-level cells as 65,536 (1.8x the work of every
+    # Newton iteration); above 4096 rows the buckets are quarter octaves.
+    from prefstat.design import PAD_POW2_ROWS, padded_size
+
+    sizes = np.unique(np.r_[1:5000, np.geomspace(5000, 1 << 16, 3000).astype(int), 36528, 65536, 65537, 10**6])
+    buckets = np.array([padded_size(int(m)) for m in sizes])
+    assert np.all(buckets >= sizes) and np.all(np.diff(buckets) >= 0)
+    big = (sizes > PAD_POW2_ROWS) & (sizes <= 1 << 16)
+    assert np.all(buckets[big] <= 1.25 * sizes[big])
+    assert padded_size(36528) == 40960 and padded_size(65537) == 65537
+    # few distinct programs: powers of two up to 4096, four buckets per octave up to 2^16
+    assert len(np.unique(buckets[sizes <= 1 << 16])) == 7 + 4 * 4

@@ -415,3 +415,23 @@ def test_missing_mask_is_pandas_isna(values):
 
     expected = pd.isna(pd.Series(values, dtype=object)).to_numpy(bool)
     np.testing.assert_array_equal(missing_mask(values), expected)
+
+
+def test_nonfinite_rows_is_the_elementwise_test():
+    # the row-sum fast path must flag exactly the rows np.isfinite flags: NaN, +-inf, inf - inf in one
+    # row, and no row whose finite entries only overflow when added
+    from prefstat.data.checks import nonfinite_rows
+
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(200, 7))
+    Z[3, 1] = np.nan
+    Z[10, 0], Z[10, 6] = np.inf, -np.inf
+    Z[11, 2] = -np.inf
+    Z[20] = 1e308  # the sum overflows, every entry is finite
+    Z[21, :2] = [1e308, -1e308]
+    expected = ~np.isfinite(Z).all(axis=1)
+    np.testing.assert_array_equal(nonfinite_rows(Z), expected)
+    assert nonfinite_rows(Z).sum() == 3
+    np.testing.assert_array_equal(nonfinite_rows(np.ones((4, 0))), np.zeros(4, bool))
+    with pytest.raises(ValueError, match=r"NaN or infinite entries at rows 3, 10, 11"):
+        ps.BradleyTerry(design="features").fit(Z, (rng.random(200) < 0.5).astype(float))
