@@ -50,15 +50,23 @@ def _inv(bread):
     return jnp.linalg.inv(bread)
 
 
+# Squared ratio of the smallest to the largest Cholesky pivot below which the bread counts as nearly
+# singular (its condition number is then at least about 1e8).
+_CHOLESKY_MIN_PIVOT_RATIO = 1e-8
+
+
 def _host_inv(bread: np.ndarray) -> np.ndarray:
     # A positive definite bread (every MLE's information) is inverted through its Cholesky factor:
     # a third of the flops of the LU inverse (measured 12 ms against 28 ms at p = 1000), same accuracy
-    # for a well-conditioned matrix. An indefinite one (a Z-estimator's Jacobian) or one with non-finite
-    # entries takes the LU route, as before.
+    # for a well-conditioned matrix. An indefinite one (a Z-estimator's Jacobian), a nearly singular one
+    # or one with non-finite entries takes the LU route, as before: a singular information (e.g. an
+    # order effect confounded with the abilities) can have a Cholesky factor in floating point, with a
+    # pivot at rounding level, where LU reports it singular (NaN) and the callers then name the cause.
     bread = np.asarray(bread, np.float64)
     if bread.size and np.isfinite(bread).all():
         factor, info = lapack.dpotrf(bread, lower=0, clean=0)
-        if info == 0:
+        pivots = np.abs(np.diag(factor))
+        if info == 0 and pivots.min() ** 2 > _CHOLESKY_MIN_PIVOT_RATIO * pivots.max() ** 2:
             inv, info = lapack.dpotri(factor, lower=0)
             if info == 0:
                 upper = np.triu(inv)
