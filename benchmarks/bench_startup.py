@@ -38,7 +38,7 @@ RESULTS = HERE / "RESULTS.md"
 START, END = "<!-- bench_startup:start -->", "<!-- bench_startup:end -->"
 BASEBALL = ["fit", str(ROOT / "prefstat" / "datasets" / "data" / "baseball.csv"), "--left", "home_team",
             "--right", "away_team", "--left-wins", "home_wins", "--right-wins", "away_wins", "--order-effect"]
-CLI = "import sys; from prefstat.cli import main; sys.exit(main())"
+CLI = "from prefstat.cli import run; run()"
 
 
 def wall(args, env) -> float:

@@ -88,7 +88,7 @@ def import_speedup() -> float:
 
 
 def cached_cli_speedup() -> float:
-    cli = ["-c", "import sys; from prefstat.cli import main; sys.exit(main())", *BASEBALL]
+    cli = ["-c", "from prefstat.cli import run; run()", *BASEBALL]
     with tempfile.TemporaryDirectory() as tmp:
         cold = [_wall(cli, _env(XDG_CACHE_HOME=os.path.join(tmp, str(i))), repeats=1) for i in range(2)]
         warm_env = _env(XDG_CACHE_HOME=os.path.join(tmp, "0"))

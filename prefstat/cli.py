@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 import warnings
 
 from .cli_distributed import add_distributed_args, is_distributed_fit, run_distributed_fit
@@ -21,7 +22,7 @@ from .exceptions import StudyError
 # Start-up: numpy, pandas, JAX and the models are imported inside the commands that use them, so
 # `prefstat --help` (and argument errors) answer without loading them.
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 _NUMBER = "{:.6g}"  # every number the command prints: 6 significant digits
 
@@ -338,5 +339,27 @@ def _one_line(err: Exception) -> str:
     return " ".join(str(err).split())
 
 
+
+def run() -> None:
+    """The ``prefstat`` console command: :func:`main`, then exit without Python's interpreter teardown.
+
+    The teardown (destroying JAX's CPU client and MLIR context, clearing a few thousand modules)
+    took 0.25-0.45 s of a 1.4-1.9 s ``prefstat fit`` (measured, 2 cores). Once a command has returned,
+    its output is flushed and the process ends with ``os._exit`` and the command's exit code. Files
+    the commands write are closed before they return, and JAX writes its compilation cache when it
+    compiles, so nothing is lost. The normal exit is kept when a Dask client was started or other
+    threads still run (their shutdown needs it), and for errors that escape ``main`` (tracebacks).
+    """
+    code = main()
+    if "distributed" in sys.modules or threading.active_count() > 1:
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: what Python's own exit would also lose
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -87,6 +87,17 @@ def test_installed_command_exits_nonzero_without_traceback(tmp_path):
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
 
 
+def test_installed_command_prints_everything_before_its_fast_exit(baseball_csv, capsys):
+    # run() ends the process with os._exit after flushing: the piped output must be complete and the
+    # exit code that of main()
+    args = ["fit", str(baseball_csv), "--left", "home_team", "--right", "away_team", "--left-wins", "home_wins",
+            "--right-wins", "away_wins", "--order-effect"]
+    assert main(args) == 0
+    expected = capsys.readouterr().out
+    proc = subprocess.run([sys.executable, "-m", "prefstat.cli", *args], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout == expected and proc.stderr == ""
+
+
 def test_simulate_writes_results_report_and_plots(tmp_path, capsys):
     out = tmp_path / "sim"
     assert main(["simulate", "bt-coverage", "--reps", "20", "--sizes", "200", "400", "--out", str(out)]) == 0
