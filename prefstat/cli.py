@@ -339,7 +339,6 @@ def _one_line(err: Exception) -> str:
     return " ".join(str(err).split())
 
 
-
 def run() -> None:
     """The ``prefstat`` console command: :func:`main`, then exit without Python's interpreter teardown.
 
