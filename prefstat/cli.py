@@ -295,8 +295,9 @@ def main(argv=None) -> int:
                          epilog=_FIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _fit_args(fit)
     demo = sub.add_parser("demo", help="fit the bundled tables, run small studies, write an HTML report",
-                          description="Fit the bundled tables, run small versions of the built-in studies and "
-                                      "write a self-contained HTML report (index.html) with the raw results.")
+                          description="Fit the bundled tables, build and diagnose a leaderboard of the bundled "
+                                      "arena, run small versions of the built-in studies and write a "
+                                      "self-contained HTML report (index.html) with the raw results.")
     demo.add_argument("--out", help="output directory (default: prefstat-report)")
     demo.add_argument("--quick", action="store_true", help="a smaller, faster report (default: off)")
     demo.add_argument("--seed", type=int, default=0, help="random seed of the studies (default: 0)")

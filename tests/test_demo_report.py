@@ -20,7 +20,8 @@ from prefstat.report import HtmlReport, markdown_to_html
 from prefstat.report.demo import DEMO_STUDIES
 
 ARTIFACTS = pathlib.Path(__file__).parent.parent / "test-artifacts"
-SECTIONS = (["Bradley-Terry on the bundled tables", "Arena leaderboard with style control"]
+SECTIONS = (["Bradley-Terry on the bundled tables", "Arena leaderboard with style control",
+             "Diagnostics: does Bradley-Terry fit the arena?"]
             + [f"Simulation: {d.name}" for d in DEMO_STUDIES])
 # bundled tables: 1 forest plot; each study: error, coverage, CI width (+ its extra figures)
 MIN_FIGURES = {"bt-coverage": 3, "heterogeneity": 2, "ai-judge": 4, "dipo": 4, "density-ratio": 4}
@@ -56,7 +57,9 @@ def test_report_has_every_section_and_embedded_figure(demo):
     assert len(sections) == len(SECTIONS)
     assert sections[0].count("data:image/png;base64,") >= 1
     assert sections[1].count("data:image/png;base64,") == 1 and "<table" in sections[1]  # the leaderboard
-    for demo_study, body in zip(DEMO_STUDIES, sections[2:]):
+    # the diagnostics: the verdict table (one row per check) and two figures
+    assert sections[2].count("data:image/png;base64,") == 2 and "goodness_of_fit" in sections[2]
+    for demo_study, body in zip(DEMO_STUDIES, sections[3:]):
         assert body.count("data:image/png;base64,") >= MIN_FIGURES[demo_study.name], demo_study.name
         assert "not embedded" not in body
         assert "<pre>" in body  # the study tables (fixed-width text, as in report.md)
@@ -70,6 +73,10 @@ def test_raw_results_are_written(demo):
         assert set(df["n"]) == set(d.quick_sizes)
         assert df.groupby(["estimator", "n"]).size().min() >= d.quick_reps
     assert len(pd.read_csv(out / "tables" / "arena_leaderboard.csv")) == 20
+    diagnostics = pd.read_csv(out / "tables" / "arena_diagnostics.csv", index_col=0)
+    assert set(diagnostics.index) == {"connectivity", "goodness_of_fit", "intransitivity", "position_bias", "ties",
+                                      "annotators", "annotator_influence", "clustering"}
+    assert set(diagnostics["status"]) <= {"ok", "info", "flagged", "skipped"}
     home = pd.read_csv(out / "tables" / "baseball_home_advantage.csv")
     assert home["home advantage (log-odds)"].iloc[0] == pytest.approx(0.3023, abs=5e-4)
 

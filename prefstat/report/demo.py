@@ -1,4 +1,5 @@
-"""``prefstat demo``: fit the bundled tables, run small versions of the built-in studies, write an HTML report.
+"""``prefstat demo``: fit the bundled tables, build and diagnose an arena leaderboard, run small versions of the
+built-in studies, write an HTML report.
 
 The report (``index.html``) is one self-contained file with a reading guide per
 section: what the estimate means and how far to trust it. The raw results go
@@ -148,6 +149,39 @@ def _leaderboard(report: HtmlReport, tables_dir: str) -> None:
     board.table_.to_csv(os.path.join(tables_dir, "arena_leaderboard.csv"))
 
 
+DIAGNOSTICS_GUIDE = (
+    "Before a leaderboard is published: does Bradley-Terry fit the table? `prefstat.diagnose` runs every check "
+    "that applies to an item-level table with judges: whether the battle graph is connected well enough, "
+    "goodness of fit and intransitive cycles (p-values from a parametric bootstrap of the fitted model), "
+    "position bias, how much the tie convention matters, judges who disagree with each other or move a "
+    "rating on their own, and how much votes cluster by judge. **flagged** means the test found a problem "
+    "at the 5% level, and the action column says what to do; **ok** means this table shows no evidence "
+    "against the model, which is not proof that it holds (a small table has little power); **skipped** "
+    "gives the reason a check could not run; **info** is descriptive. The arena here was simulated from a "
+    "Bradley-Terry model (with a preference for long answers, which the style control above removes from the "
+    "ratings), so the checks should pass. The bootstrap p-values are Monte-Carlo estimates: with B tables, a p-value is known to "
+    "about ±2 sqrt(p (1 - p) / B).")
+
+
+def _diagnostics(report: HtmlReport, tables_dir: str, quick: bool) -> None:
+    from .. import datasets
+    from ..diagnose import diagnose
+
+    n_resamples = 50 if quick else 200
+    diag = diagnose(datasets.load_arena(as_frame=False), n_bootstrap=n_resamples, n_permutations=n_resamples,
+                    random_state=0)
+    report.section("Diagnostics: does Bradley-Terry fit the arena?", guide=DIAGNOSTICS_GUIDE)
+    summary = diag.summary()
+    report.table(summary, caption=f"One row per check ({n_resamples} bootstrap tables and {n_resamples} "
+                                  "permutations; level 0.05)", index=True)
+    for check, name in (("connectivity", "comparisons per item"), ("annotators", "annotator score statistics")):
+        fig = diag[check].figures.get(name)
+        if fig is not None:
+            report.figure(fig, caption=f"{diag[check].title}: {name}")
+    os.makedirs(tables_dir, exist_ok=True)
+    summary.to_csv(os.path.join(tables_dir, "arena_diagnostics.csv"))
+
+
 def _study(report: HtmlReport, demo: DemoStudy, quick: bool, seed: int, results_dir: str, progress: bool):
     from ..simulate.study import save_results
     from ..simulate.studies import get_study, study_report
@@ -179,7 +213,7 @@ def build_demo(out_dir: str = "prefstat-report", quick: bool = False, seed: int 
     report = HtmlReport("prefstat demo report",
                         subtitle=f"prefstat {__version__}; {mode} demo; seed {seed}. Each section starts with a "
                                  "reading guide: what the estimate means and how far to trust it.")
-    steps = ["bundled tables", "leaderboard"] + [d.name for d in DEMO_STUDIES]
+    steps = ["bundled tables", "leaderboard", "diagnostics"] + [d.name for d in DEMO_STUDIES]
     bar = tqdm(steps, desc="prefstat demo", disable=not progress)
     for step in bar:
         bar.set_postfix_str(step)
@@ -187,6 +221,8 @@ def build_demo(out_dir: str = "prefstat-report", quick: bool = False, seed: int 
             _bundled_tables(report, os.path.join(out_dir, "tables"))
         elif step == "leaderboard":
             _leaderboard(report, os.path.join(out_dir, "tables"))
+        elif step == "diagnostics":
+            _diagnostics(report, os.path.join(out_dir, "tables"), quick)
         else:
             demo = next(d for d in DEMO_STUDIES if d.name == step)
             _study(report, demo, quick, seed, os.path.join(out_dir, "results"), progress)
