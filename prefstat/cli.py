@@ -1,7 +1,8 @@
 """The ``prefstat`` command: ``fit`` a comparison table, ``simulate`` a built-in study, run the ``demo`` report.
 
 Errors are one line on stderr (``prefstat: error: ...``) with exit code 2;
-no traceback. Nothing is silently ignored: an option that cannot apply to the
+no traceback. When the reader of the output goes away (``prefstat fit t.csv | head``)
+the command stops quietly with exit code 1. Nothing is silently ignored: an option that cannot apply to the
 others given is an error, and a combination the Python API rejects is rejected
 with the API's message. Library warnings are one ``prefstat: warning: ...``
 line; printed numbers have 6 significant digits (``--json`` keeps full
@@ -325,9 +326,23 @@ def main(argv=None) -> int:
             warnings.showwarning = _show_warning  # restored on exit
             return {"fit": _cmd_fit, "demo": _cmd_demo, "simulate": _cmd_simulate,
                     "diagnose": cli_diagnose.run, "leaderboard": cli_leaderboard.run}[args.command](args)
+    except BrokenPipeError:
+        # The reader of the output has gone (`prefstat fit t.csv | head`): not an error of the command.
+        # Stop quietly with status 1, as Python's documentation recommends, with stdout pointed at
+        # /dev/null so that no later flush fails again.
+        _silence_stdout()
+        return 1
     except (_CLIError, ValueError, OSError, StudyError) as err:
         print(f"prefstat: error: {_one_line(err)}", file=sys.stderr)
         return 2
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor (e.g. a captured stream)
+        pass
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -98,6 +98,23 @@ def test_installed_command_prints_everything_before_its_fast_exit(baseball_csv, 
     assert proc.returncode == 0 and proc.stdout == expected and proc.stderr == ""
 
 
+def test_closed_pipe_stops_quietly(tmp_path):
+    # `prefstat fit t.csv | head -c 10`: the reader goes away after the first bytes; the command must not
+    # report an error (it printed "prefstat: error: [Errno 32] Broken pipe" with status 2). 1500 items
+    # (a ring, each neighbour pair won once each way) print ~120 kB, more than a pipe holds (64 kB), so the
+    # command is still writing when the pipe closes, whatever the timing.
+    k = 1500
+    left = np.r_[np.arange(k), (np.arange(k) + 1) % k]
+    pd.DataFrame({"a": [f"i{j}" for j in left], "b": [f"i{j}" for j in np.r_[(np.arange(k) + 1) % k, np.arange(k)]],
+                  "y": 1.0}).to_csv(tmp_path / "ring.csv", index=False)
+    proc = subprocess.Popen([sys.executable, "-m", "prefstat.cli", "fit", str(tmp_path / "ring.csv"), "--left", "a",
+                             "--right", "b", "--outcome", "y"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(10) == b"Bradley-Te"
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait() == 1 and err == b""
+
+
 def test_simulate_writes_results_report_and_plots(tmp_path, capsys):
     out = tmp_path / "sim"
     assert main(["simulate", "bt-coverage", "--reps", "20", "--sizes", "200", "400", "--out", str(out)]) == 0
