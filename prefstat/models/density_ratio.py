@@ -102,7 +102,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .._x64 import x64
-from ..data import describe_rows
+from ..data import describe_rows, nonfinite_rows
 from ..inference import EstimationResults
 from ..nuisance import assign_folds, crossfit_predict, fold_size_ratio
 from ..validation import (check_int, check_option, check_random_state, check_real, is_probabilistic_classifier)
@@ -132,7 +132,7 @@ def _as_sample(name: str, X) -> np.ndarray:
                          ".reshape(-1, 1)).")
     if A.shape[0] == 0 or A.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {A.shape}); both samples need rows and at least one feature.")
-    bad = ~np.isfinite(A).all(axis=1)
+    bad = nonfinite_rows(A)
     if bad.any():
         raise ValueError(f"{name} has NaN or infinite features on {describe_rows(bad)}; remove or impute them.")
     return A
